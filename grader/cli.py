@@ -1,0 +1,73 @@
+"""The `grader` command line: it only parses arguments and composes the pipeline's stages."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+
+def _assignment(path: str | None):  # noqa: ANN202 - lazy import keeps `grader check` fast
+    from grader.spec import default_assignment_dir, load_assignment
+
+    return load_assignment(Path(path) if path else default_assignment_dir())
+
+
+def _grade(args: argparse.Namespace) -> int:
+    from grader.grade import grade_batch
+    from grader.progress import Progress
+    from grader.sandbox.isolation import PROTECTIONS
+
+    assignment = _assignment(args.assignment)
+    out = Path(args.out)
+    require = PROTECTIONS if args.require_isolation else ()
+    outcome = grade_batch(args.paths, assignment, out, args.jobs, args.force, require,
+                          Progress())
+    print(
+        f"Graded {outcome.graded} submission(s), {outcome.skipped} unchanged and skipped, "
+        f"{outcome.submissions} in all; class mean {outcome.mean:.1f} / {outcome.max_score:g}."
+    )
+    print(f"Reports: {out / 'index.html'} · gradebook: {out / 'gradebook.csv'}")
+    return 0
+
+
+def _isolation(args: argparse.Namespace) -> int:
+    from grader.sandbox.isolation import protections
+
+    found = protections()
+    width = max(map(len, found))
+    for name, state in found.items():
+        print(f"{name:<{width}}  {state}")
+    return 0 if all(state == "on" for state in found.values()) else 1
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="grader", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    grade = commands.add_parser("grade", help="grade a batch of submissions into reports")
+    grade.add_argument("paths", nargs="+", help="notebooks, scripts or folders of them")
+    grade.add_argument("--assignment", help="assignment folder (default: Gradient Checking)")
+    grade.add_argument("--out", default="reports", help="output folder (default: reports)")
+    grade.add_argument("--jobs", type=int, help="parallel workers (default: all cores)")
+    grade.add_argument("--force", action="store_true", help="re-grade unchanged submissions")
+    grade.add_argument("--require-isolation", action="store_true",
+                       help="refuse to run unless every sandbox protection is available")
+    grade.set_defaults(handler=_grade)
+
+    isolation = commands.add_parser("isolation", help="report the sandbox protections of this host")
+    isolation.set_defaults(handler=_isolation)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.handler(args)
+    except KeyboardInterrupt:
+        print("Interrupted; finished results are kept and a re-run resumes.", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,120 @@
+"""Compare a returned value with what the reference expects, with messages a student can act on.
+
+Runs only in the grader's process: values arrive here already decoded into plain data.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Verdict:
+    passed: bool
+    message: str
+
+
+def describe(value: Any) -> str:
+    """A short, human description of a value for feedback."""
+    if isinstance(value, np.ndarray):
+        if value.size <= 6:
+            return f"array {np.array2string(value.ravel(), precision=6)} of shape {value.shape}"
+        return f"an array of shape {value.shape}"
+    if isinstance(value, float):
+        return repr(value)
+    if value is None:
+        return "None"
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _as_number(value: Any) -> float | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int | float):
+        return float(value)
+    if isinstance(value, np.ndarray) and value.size == 1 and value.dtype.kind in "iuf":
+        return float(value.reshape(()))
+    return None
+
+
+def _not_a_number_message(got: Any) -> str:
+    if got is None:
+        return "Expected a number, got None: is a `None` placeholder still in your code?"
+    return f"Expected a number, got {describe(got)}."
+
+
+@dataclass(frozen=True)
+class Close:
+    """The value must equal `expected` (number or array) within rtol/atol."""
+
+    expected: Any
+    rtol: float = 1e-6
+    atol: float = 0.0
+
+    def judge(self, got: Any) -> Verdict:
+        expected = np.asarray(self.expected)
+        if expected.ndim == 0:
+            number = _as_number(got)
+            if number is None:
+                return Verdict(False, _not_a_number_message(got))
+            return self._judge_numbers(np.asarray(number), expected)
+        if not isinstance(got, np.ndarray | list | int | float) or isinstance(got, bool):
+            return Verdict(False, f"Expected an array of shape {expected.shape}, got {describe(got)}.")
+        try:
+            array = np.asarray(got, dtype=float)
+        except (TypeError, ValueError):
+            return Verdict(False, f"Expected an array of numbers, got {describe(got)}.")
+        if array.shape != expected.shape:
+            return Verdict(
+                False, f"Expected shape {expected.shape}, got shape {array.shape}."
+            )
+        return self._judge_numbers(array, expected)
+
+    def _judge_numbers(self, got: np.ndarray, expected: np.ndarray) -> Verdict:
+        if not np.all(np.isfinite(got)):
+            return Verdict(False, f"Got {describe(_plain(got))}, which is not finite (nan or inf).")
+        error = np.abs(got - expected)
+        allowed = self.atol + self.rtol * np.abs(expected)
+        if np.all(error <= allowed):
+            return Verdict(True, f"{describe(_plain(got))} matches the expected value.")
+        worst = int(np.argmax(error - allowed))
+        want, have = expected.ravel()[worst], got.ravel()[worst]
+        where = "" if expected.ndim == 0 else f" at index {np.unravel_index(worst, expected.shape)}"
+        relative = abs(have - want) / abs(want) if want else math.inf
+        return Verdict(
+            False,
+            f"Expected {want!r}, got {have!r}{where} "
+            f"(relative error {relative:.3g}, allowed {self.rtol:g}).",
+        )
+
+
+@dataclass(frozen=True)
+class Within:
+    """The value must be a number in [low, high): for results whose exact bits vary by platform."""
+
+    low: float
+    high: float
+    why: str = ""
+
+    def judge(self, got: Any) -> Verdict:
+        number = _as_number(got)
+        if number is None:
+            return Verdict(False, _not_a_number_message(got))
+        if self.low <= number < self.high:
+            return Verdict(True, f"{number!r} is below {self.high:g}.")
+        hint = f" {self.why}" if self.why else ""
+        if number >= self.high:
+            return Verdict(False, f"Expected a value below {self.high:g}, got {number!r}.{hint}")
+        return Verdict(False, f"Expected a value of at least {self.low:g}, got {number!r}.{hint}")
+
+
+def _plain(array: np.ndarray) -> Any:
+    return float(array) if array.ndim == 0 else array
+
+
+Expectation = Close | Within

@@ -1,0 +1,225 @@
+"""The grader's side of the sandbox: a pool of warm workers and the calls it answers for them.
+
+Each worker is a fresh interpreter started with a clean environment, so no expected value,
+hidden case or secret is ever in its memory. Reference functions run here, in the grader.
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import subprocess
+import sys
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from grader.sandbox import protocol
+
+MAX_REFERENCE_CALLS = 100_000
+
+
+@dataclass(frozen=True)
+class CallResult:
+    value: Any = None
+    error: dict | None = None
+    stdout: str = ""
+    seconds: float = 0.0
+
+
+@dataclass(frozen=True)
+class FunctionRun:
+    """What came back from running one graded function on its cases."""
+
+    name: str
+    status: str  # "ok", "timeout", "crashed" or "define_error"
+    results: tuple[CallResult, ...] = ()
+    detail: str = ""
+    define_error: dict | None = None
+    seconds: float = 0.0
+
+
+@dataclass(frozen=True)
+class FunctionJob:
+    name: str
+    chunks: tuple[dict, ...]
+    calls: tuple[Any, ...]
+    rpc: tuple[str, ...]
+    time_limit: float
+
+
+@dataclass
+class Setup:
+    """What every worker is given once: the public support code and the limits."""
+
+    modules: dict[str, str]
+    prelude: str
+    references: dict[str, Callable[..., Any]] = field(default_factory=dict)
+    limits: dict[str, int] = field(default_factory=dict)
+
+
+class SandboxUnavailable(RuntimeError):
+    """The sandbox could not start, or lacks protections that were demanded."""
+
+
+class _Worker:
+    def __init__(self, setup: Setup) -> None:
+        package_parent = str(Path(__file__).resolve().parent.parent.parent)
+        env = {
+            "PATH": "/usr/bin:/bin",
+            "LANG": "C.UTF-8",
+            "HOME": "/nonexistent",
+            "PYTHONPATH": package_parent,
+            "PYTHONDONTWRITEBYTECODE": "1",
+            "PYTHONHASHSEED": "0",
+            **{name: "1" for name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS",
+                                      "MKL_NUM_THREADS")},
+        }
+        self.process = subprocess.Popen(
+            [sys.executable, "-s", "-m", "grader.sandbox.worker"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            env=env,
+            cwd="/",
+            start_new_session=True,
+        )
+        self.to_worker = self.process.stdin.fileno()
+        self.from_worker = self.process.stdout.fileno()
+        message = {"type": "setup", "modules": setup.modules, "prelude": setup.prelude,
+                   "limits": setup.limits}
+        protocol.write_frame(self.to_worker, message)
+        ready = protocol.read_frame(self.from_worker)
+        if not ready or ready.get("type") != "ready":
+            raise SandboxUnavailable("the sandbox worker did not start")
+        self.host_protections: dict[str, str] = ready["protections"]
+
+    def run(self, jobs: list[FunctionJob], references: dict[str, Callable[..., Any]]) -> tuple[
+        list[FunctionRun], tuple[str, ...]
+    ]:
+        functions = [
+            {"name": j.name, "chunks": list(j.chunks), "rpc": list(j.rpc),
+             "calls": [protocol.encode(list(args)) for args in j.calls],
+             "time_limit": j.time_limit}
+            for j in jobs
+        ]
+        protocol.write_frame(self.to_worker, {"type": "job", "functions": functions})
+        runs: list[FunctionRun] = []
+        budget = MAX_REFERENCE_CALLS
+        while True:
+            message = protocol.read_frame(self.from_worker)
+            if message is None:
+                raise SandboxUnavailable("the sandbox worker stopped")
+            kind = message.get("type")
+            if kind == "call":
+                budget -= 1
+                allowed = {n: f for n, f in references.items() if any(n in j.rpc for j in jobs)}
+                reply = _answer(message, allowed) if budget >= 0 else {"error": "too many calls"}
+                protocol.write_frame(self.to_worker, reply)
+            elif kind == "function":
+                runs.append(_function_run(message))
+            elif kind == "job_done":
+                return runs, tuple(message.get("protections", ()))
+
+    def close(self) -> None:
+        self.process.stdin.close()
+        try:
+            self.process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        self.process.stdout.close()
+
+
+def _answer(message: dict, references: dict[str, Callable[..., Any]]) -> dict:
+    """Run a reference function for the child, on arguments decoded strictly."""
+    function = references.get(message.get("name"))
+    if function is None:
+        return {"error": "no such reference function"}
+    try:
+        args = protocol.decode(message.get("args"))
+        kwargs = protocol.decode(message.get("kwargs") or {"$d": []})
+        if type(args) is not list or type(kwargs) is not dict:
+            raise protocol.ProtocolError("malformed call")
+        return {"value": protocol.encode(function(*args, **kwargs))}
+    except Exception as problem:  # noqa: BLE001 - any failure is the caller's to see
+        return {"error": f"{type(problem).__name__}: {problem}"[:500]}
+
+
+def _function_run(message: dict) -> FunctionRun:
+    results = []
+    for raw in message.get("results", []):
+        try:
+            value = protocol.decode(raw["value"]) if "value" in raw else None
+            error = raw.get("error")
+        except (protocol.ProtocolError, ValueError, TypeError):
+            value, error = None, {"type": "Ungradable", "message": "malformed value"}
+        if error is not None and type(error) is not dict:
+            error = {"type": "Error", "message": "malformed error"}
+        results.append(CallResult(value, error, str(raw.get("stdout", ""))[:8000],
+                                  float(raw.get("seconds", 0.0))))
+    return FunctionRun(
+        name=message["name"],
+        status=message["status"],
+        results=tuple(results),
+        detail=message.get("detail", ""),
+        define_error=message.get("define_error"),
+        seconds=message.get("seconds", 0.0),
+    )
+
+
+class WorkerPool:
+    """`size` warm workers; `run` borrows one, so it may be called from `size` threads at once."""
+
+    def __init__(self, setup: Setup, size: int, require: tuple[str, ...] = ()) -> None:
+        self.setup, self.require = setup, require
+        self.idle: queue.Queue[_Worker] = queue.Queue()
+        self.lock = threading.Lock()
+        self.workers: list[_Worker] = []
+        for _ in range(max(1, size)):
+            self._start()
+        self.host_protections = self.workers[0].host_protections
+        missing = [name for name in require if self.host_protections.get(name) != "on"]
+        if missing:
+            self.close()
+            reasons = "; ".join(f"{n}: {self.host_protections.get(n, 'unknown')}" for n in missing)
+            raise SandboxUnavailable(f"required protections are off on this host ({reasons})")
+
+    def _start(self) -> None:
+        worker = _Worker(self.setup)
+        with self.lock:
+            self.workers.append(worker)
+        self.idle.put(worker)
+
+    def run(self, jobs: list[FunctionJob]) -> tuple[list[FunctionRun], tuple[str, ...]]:
+        """Run one submission's functions in a worker; a dead worker is replaced."""
+        worker = self.idle.get()
+        try:
+            result = worker.run(jobs, self.setup.references)
+        except (SandboxUnavailable, protocol.ProtocolError, OSError):
+            with self.lock:
+                self.workers.remove(worker)
+            worker.process.kill()
+            self._start()
+            failed = [FunctionRun(j.name, "crashed", detail="the sandbox worker failed")
+                      for j in jobs]
+            return failed, ()
+        self.idle.put(worker)
+        return result
+
+    def close(self) -> None:
+        with self.lock:
+            workers, self.workers = self.workers, []
+        for worker in workers:
+            worker.close()
+
+    def __enter__(self) -> WorkerPool:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def default_size() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1

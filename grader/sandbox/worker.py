@@ -1,0 +1,251 @@
+"""The warm worker: a fresh interpreter that imports numpy once, then forks a child per function.
+
+Started by the grader with a clean environment; it never holds expected values. It reads jobs
+on stdin and answers on stdout, relaying the child's calls to reference functions.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import importlib
+import os
+import select
+import shutil
+import signal
+import sys
+import tempfile
+import time
+import types
+from contextlib import suppress
+from pathlib import Path
+
+import numpy
+
+from grader.sandbox import harness, isolation, protocol
+
+PRELOADED = (
+    "copy", "math", "cmath", "random", "functools", "itertools", "collections", "re", "time",
+    "decimal", "fractions", "statistics", "typing", "dataclasses", "string", "operator",
+    "numpy.linalg", "numpy.random", "json", "traceback", "linecache", "warnings",
+)
+MAX_CHILD_BYTES = 32 * 1024 * 1024
+SANDBOX_UID = 65534
+PR_SET_CHILD_SUBREAPER = 36
+
+
+class Deadline(Exception):
+    """The child used up its time."""
+
+
+class ChildChannel:
+    """Frames from the child's results pipe, read against a deadline and a byte budget."""
+
+    def __init__(self, fd: int, deadline: float) -> None:
+        self.fd, self.deadline, self.buffer, self.total = fd, deadline, bytearray(), 0
+
+    def next(self) -> dict | None:
+        while True:
+            if len(self.buffer) >= 4:
+                size = int.from_bytes(self.buffer[:4], "big")
+                if size > protocol.MAX_FRAME_BYTES:
+                    raise protocol.ProtocolError("frame larger than the limit")
+                if len(self.buffer) >= 4 + size:
+                    body = bytes(self.buffer[4 : 4 + size])
+                    del self.buffer[: 4 + size]
+                    return protocol.read_frame_body(body)
+            remaining = self.deadline - time.monotonic()
+            if remaining <= 0 or not select.select([self.fd], [], [], remaining)[0]:
+                raise Deadline
+            chunk = os.read(self.fd, 1 << 20)
+            if not chunk:
+                return None
+            self.total += len(chunk)
+            if self.total > MAX_CHILD_BYTES:
+                raise protocol.ProtocolError("the function sent back too much data")
+            self.buffer += chunk
+
+
+class Worker:
+    def __init__(self, setup: dict) -> None:
+        for name in PRELOADED:
+            importlib.import_module(name)
+        for name, source in setup["modules"].items():
+            module = types.ModuleType(name)
+            module.__file__ = f"<{name}>"
+            sys.modules[name] = module
+            exec(compile(source, f"<{name}>", "exec"), module.__dict__)
+        self.namespace: dict = {"__name__": "__main__", "__builtins__": __builtins__}
+        exec(compile(setup["prelude"], "<prelude>", "exec"), self.namespace)
+        self.scratch_root = Path(tempfile.mkdtemp(prefix="grader-"))
+        self.scratch_root.chmod(0o711)
+        self.uid = SANDBOX_UID if os.geteuid() == 0 else None
+        limits = isolation.Limits(**setup.get("limits", {}))
+        self.confinement = isolation.Confinement(
+            read_paths=tuple(setup.get("read_paths", ())) + _python_paths(),
+            write_paths=(),
+            limits=limits,
+            uid=self.uid,
+        )
+        self.protections: tuple[str, ...] = ()
+
+    def run_job(self, job: dict) -> None:
+        for function in job["functions"]:
+            report = self.run_function(function)
+            protocol.write_frame(1, {"type": "function", **report})
+        protocol.write_frame(1, {"type": "job_done", "protections": list(self.protections)})
+
+    def run_function(self, function: dict) -> dict:
+        scratch = Path(tempfile.mkdtemp(dir=self.scratch_root))
+        if self.uid is not None:
+            os.chown(scratch, self.uid, self.uid)
+        calls_r, calls_w = os.pipe()
+        results_r, results_w = os.pipe()
+        read_r, read_w = os.pipe()
+        pid = os.fork()
+        if pid == 0:
+            self._child(function, scratch, calls_r, results_w, read_w)
+        for fd in (calls_r, results_w, read_w):
+            os.close(fd)
+        started = time.monotonic()
+        channel = ChildChannel(results_r, started + function["time_limit"])
+        report = {"name": function["name"], "results": [], "status": "ok", "detail": ""}
+        try:
+            self._converse(function, channel, calls_w, report)
+        except Deadline:
+            report["status"] = "timeout"
+        except protocol.ProtocolError as problem:
+            report["status"], report["detail"] = "crashed", str(problem)
+        finally:
+            code = _end(pid)
+            self.protections = tuple(os.read(read_r, 4096).decode().split()) or self.protections
+            for fd in (calls_w, results_r, read_r):
+                os.close(fd)
+            shutil.rmtree(scratch, ignore_errors=True)
+        report["seconds"] = time.monotonic() - started
+        if report["status"] == "ok" and code is not None:
+            report["status"], report["detail"] = "crashed", code
+        return report
+
+    def _converse(self, function: dict, channel: ChildChannel, calls_w: int, report: dict) -> None:
+        defined = channel.next()
+        if defined is None or defined.get("type") != "defined":
+            raise protocol.ProtocolError("the process ended before the function was defined")
+        if "error" in defined:
+            report["status"], report["define_error"] = "define_error", defined["error"]
+            return
+        for args in function["calls"]:
+            _write_child(calls_w, {"type": "run", "args": args}, channel.deadline)
+            while True:
+                message = channel.next()
+                if message is None:
+                    raise protocol.ProtocolError("the process ended in the middle of a case")
+                if message.get("type") == "call":
+                    protocol.write_frame(1, message)
+                    _write_child(calls_w, protocol.read_frame(0) or {}, channel.deadline)
+                    continue
+                report["results"].append(message)
+                break
+        _write_child(calls_w, {"type": "done"}, channel.deadline)
+        if channel.next() is not None:
+            raise protocol.ProtocolError("the function wrote to the result channel on its own")
+
+    def _child(self, function: dict, scratch: Path, calls_r: int, results_w: int,
+               read_w: int) -> None:
+        try:
+            os.setpgid(0, 0)
+            signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+            null = os.open(os.devnull, os.O_RDWR)
+            out = os.open(scratch / "output.txt", os.O_WRONLY | os.O_CREAT, 0o600)
+            for target, fd in ((0, null), (1, out), (2, out), (3, calls_r), (4, results_w),
+                               (5, read_w)):
+                os.dup2(fd, target)
+            os.closerange(6, 1 << 16)
+            os.chdir(scratch)
+            confinement = self.confinement.__class__(
+                read_paths=self.confinement.read_paths,
+                write_paths=(str(scratch),),
+                limits=self.confinement.limits,
+                uid=self.confinement.uid,
+            )
+            os.write(5, " ".join(isolation.confine(confinement)).encode())
+            os.close(5)
+            namespace = dict(self.namespace)
+            chunks, name, rpc = function["chunks"], function["name"], function["rpc"]
+            function.clear()
+            harness.serve(namespace, chunks, name, rpc, 3, 4)
+        except BaseException:  # noqa: BLE001 - the child must never return into the worker loop
+            os._exit(70)
+        os._exit(0)
+
+
+def _write_child(fd: int, message: dict, deadline: float) -> None:
+    data = memoryview(protocol.dumps(message))
+    while data:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0 or not select.select([], [fd], [], remaining)[1]:
+            raise Deadline
+        try:
+            data = data[os.write(fd, data[: 1 << 16]) :]
+        except BrokenPipeError:
+            raise protocol.ProtocolError("the process stopped reading") from None
+
+
+def _end(pid: int) -> str | None:
+    """Kill the child and everything it started; describe how it ended, None if normally."""
+    with suppress(ProcessLookupError):
+        os.killpg(pid, signal.SIGKILL)
+    with suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGKILL)
+    _, status = os.waitpid(pid, 0)
+    _reap_orphans()
+    if os.WIFSIGNALED(status):
+        number = os.WTERMSIG(status)
+        if number == signal.SIGKILL:
+            return None
+        return f"the process was killed by {signal.Signals(number).name}"
+    code = os.WEXITSTATUS(status)
+    return None if code == 0 else f"the process exited with code {code}"
+
+
+def _reap_orphans() -> None:
+    """Kill and reap anything that escaped the child's process group (we are its subreaper)."""
+    for path in Path(f"/proc/{os.getpid()}/task").glob("*/children"):
+        with suppress(OSError):
+            for pid in path.read_text().split():
+                with suppress(ProcessLookupError):
+                    os.kill(int(pid), signal.SIGKILL)
+    with suppress(ChildProcessError):
+        while os.waitpid(-1, os.WNOHANG)[0]:
+            pass
+
+
+def _python_paths() -> tuple[str, ...]:
+    import sysconfig
+
+    names = ("stdlib", "platstdlib", "purelib", "platlib")
+    paths = {sysconfig.get_path(name) for name in names}
+    paths.add(str(Path(numpy.__file__).parent))
+    paths.add(str(Path(__file__).resolve().parent.parent))
+    system = ("/usr/lib", "/usr/lib64", "/lib", "/lib64", "/etc/ld.so.cache", "/dev/null",
+              "/dev/urandom")
+    return tuple(sorted(p for p in paths | set(system) if p and os.path.exists(p)))
+
+
+def main() -> None:
+    with suppress(Exception):
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+    sys.stdout = sys.stderr
+    setup = protocol.read_frame(0)
+    if setup is None:
+        return
+    worker = Worker(setup)
+    protocol.write_frame(1, {"type": "ready", "protections": isolation.protections()})
+    try:
+        while (job := protocol.read_frame(0)) is not None:
+            worker.run_job(job)
+    finally:
+        shutil.rmtree(worker.scratch_root, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

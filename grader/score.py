@@ -1,0 +1,217 @@
+"""Score: judge each case's returned value and turn a submission's runs into its results.
+
+Every function is scored on its own cases only. A hidden case's failure names its kind, never
+its input, its expected value or what the student's code printed or raised.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from grader.extract import Extraction
+from grader.sandbox.pool import CallResult, FunctionRun
+from grader.spec import Assignment, Case
+
+HIDDEN_HINT = (
+    "It passes the public cases but not this one, so check it works for any input: "
+    "is a value hard-coded?"
+)
+
+
+@dataclass(frozen=True)
+class TestResult:
+    """One case, in the shape of a Gradescope test."""
+
+    name: str
+    score: float
+    max_score: float
+    status: str  # "passed" or "failed"
+    output: str
+    visibility: str
+    function: str = field(default="", compare=False)
+    stdout: str = field(default="", compare=False)
+
+    def to_json(self) -> dict[str, Any]:
+        keys = ("name", "score", "max_score", "status", "output", "visibility")
+        return {key: getattr(self, key) for key in keys}
+
+
+@dataclass(frozen=True)
+class FunctionResult:
+    name: str
+    score: float
+    max_score: float
+    status: str  # passed, failed, error, timeout, missing, syntax_error
+    message: str
+    cell: int | None = None
+    code: str = ""
+
+
+@dataclass(frozen=True)
+class SubmissionResult:
+    submission: str
+    source: str
+    assignment: str
+    score: float
+    max_score: float
+    functions: dict[str, FunctionResult]
+    tests: tuple[TestResult, ...]
+    error: str | None = None
+    protections: tuple[str, ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        """The results.json contract."""
+        return {
+            "submission": self.submission,
+            "source": self.source,
+            "assignment": self.assignment,
+            "score": self.score,
+            "max_score": self.max_score,
+            "functions": {
+                name: {k: v for k, v in asdict(f).items() if k in _FUNCTION_KEYS}
+                for name, f in self.functions.items()
+            },
+            "tests": [test.to_json() for test in self.tests],
+            "error": self.error,
+        }
+
+
+_FUNCTION_KEYS = ("score", "max_score", "status", "message")
+
+
+def ordered_cases(assignment: Assignment, function: str, public_only: bool = False) -> list[Case]:
+    """A function's cases in the order they run: public first, so hidden inputs come last."""
+    cases = assignment.cases_of(function, public_only)
+    return [c for c in cases if not c.hidden] + [c for c in cases if c.hidden]
+
+
+def score_submission(
+    assignment: Assignment,
+    submission: str,
+    source: str,
+    extractions: dict[str, Extraction],
+    runs: dict[str, FunctionRun],
+    public_only: bool = False,
+    protections: tuple[str, ...] = (),
+) -> SubmissionResult:
+    """Judge every case of every graded function and total the points."""
+    functions, tests = {}, []
+    for name in assignment.functions:
+        cases = ordered_cases(assignment, name, public_only)
+        points = [assignment.case_points(c, public_only) for c in cases]
+        extraction = extractions[name]
+        run = runs.get(name)
+        case_tests = _judge(name, cases, points, extraction, run, assignment.time_limit)
+        tests.extend(case_tests)
+        functions[name] = _function_result(name, extraction, run, case_tests, sum(points),
+                                           assignment.time_limit)
+    return SubmissionResult(
+        submission=submission,
+        source=source,
+        assignment=assignment.name,
+        score=_round(sum(f.score for f in functions.values())),
+        max_score=_round(sum(f.max_score for f in functions.values())),
+        functions=functions,
+        tests=tuple(tests),
+        protections=protections,
+    )
+
+
+def unreadable_result(assignment: Assignment, submission: str, source: str, error: str,
+                      public_only: bool = False) -> SubmissionResult:
+    """A file that could not be read: every function scores 0 and the reason is said once."""
+    missing = {
+        name: Extraction(name, "missing", message="The file could not be read: " + error)
+        for name in assignment.functions
+    }
+    result = score_submission(assignment, submission, source, missing, {}, public_only)
+    return SubmissionResult(**{**result.__dict__, "error": error})
+
+
+def _judge(
+    name: str, cases: list[Case], points: list[float], extraction: Extraction,
+    run: FunctionRun | None, time_limit: float,
+) -> list[TestResult]:
+    results = list(run.results) if run and run.status in ("ok", "timeout", "crashed") else []
+    tests = []
+    for index, (case, worth) in enumerate(zip(cases, points, strict=True)):
+        if extraction.status != "found":
+            passed, message = False, extraction.message
+        elif run is None or run.status == "define_error" or index >= len(results):
+            passed, message = False, _not_run_message(run, time_limit)
+        else:
+            passed, message = _judge_case(case, results[index])
+        stdout = "" if case.hidden or index >= len(results) else results[index].stdout
+        tests.append(
+            TestResult(
+                name=f"{name}: {'hidden case, ' + case.name if case.hidden else case.name}",
+                score=_round(worth if passed else 0.0),
+                max_score=_round(worth),
+                status="passed" if passed else "failed",
+                output=message,
+                visibility="after_published" if case.hidden else "visible",
+                function=name,
+                stdout=stdout,
+            )
+        )
+    return tests
+
+
+def _judge_case(case: Case, result: CallResult) -> tuple[bool, str]:
+    if result.error is not None:
+        kind = str(result.error.get("type", "Exception"))
+        if case.hidden:
+            return False, f"Raised {kind} on a hidden case. {HIDDEN_HINT}"
+        text = f"Raised {kind}: {result.error.get('message', '')}"
+        if result.error.get("where"):
+            text += f" ({result.error['where']})"
+        if "NoneType" in text:
+            text += ". Is a `None` placeholder from the template still in your code?"
+        return False, text
+    verdict = case.expect.judge(result.value)
+    if verdict.passed or not case.hidden:
+        return verdict.passed, verdict.message
+    return False, f"Wrong result on a hidden case ({case.name}). {HIDDEN_HINT}"
+
+
+def _not_run_message(run: FunctionRun | None, time_limit: float) -> str:
+    if run is None:
+        return "Not run."
+    if run.status == "define_error":
+        error = run.define_error or {}
+        where = f" ({error['where']})" if error.get("where") else ""
+        return (f"The function could not be defined: {error.get('type', 'Error')}: "
+                f"{error.get('message', '')}{where}")
+    if run.status == "timeout":
+        return (f"Not run: the function's time limit of {time_limit:g} s ran out. "
+                "Look for a loop that never ends.")
+    return (f"Not run: {run.detail or 'the process running the function ended'}. "
+            "sys.exit(), os._exit() or a crash in native code end the run.")
+
+
+def _function_result(
+    name: str, extraction: Extraction, run: FunctionRun | None, tests: list[TestResult],
+    max_score: float, time_limit: float,
+) -> FunctionResult:
+    score = _round(sum(t.score for t in tests))
+    base = {"name": name, "score": score, "max_score": _round(max_score),
+            "cell": extraction.cell, "code": extraction.code}
+    if extraction.status != "found":
+        return FunctionResult(status=extraction.status, message=extraction.message, **base)
+    failed = [t for t in tests if t.status == "failed"]
+    if run is not None and run.status == "timeout":
+        status, message = "timeout", _not_run_message(run, time_limit)
+    elif run is None or run.status in ("define_error", "crashed"):
+        status, message = "error", _not_run_message(run, time_limit)
+    elif not failed:
+        status, message = "passed", f"All {len(tests)} cases passed."
+    else:
+        raised = any(t.output.startswith("Raised") for t in failed)
+        status = "error" if raised else "failed"
+        message = f"Passed {len(tests) - len(failed)} of {len(tests)} cases. {failed[0].output}"
+    return FunctionResult(status=status, message=message, **base)
+
+
+def _round(value: float) -> float:
+    return round(value + 0.0, 4)

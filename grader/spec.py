@@ -1,0 +1,113 @@
+"""An assignment's grading spec: graded functions, their points, and the cases they are run on.
+
+An assignment is a folder under `reference_solutions/` holding `assignment.py` (whose
+`build()` returns an `Assignment`), the reference solution and the support modules the
+notebook imports. Only the support modules and the prelude ever reach a sandbox.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from grader.compare import Expectation
+
+
+@dataclass(frozen=True)
+class Case:
+    """One call of a graded function and what its result must satisfy."""
+
+    function: str
+    args: tuple[Any, ...]
+    expect: Expectation
+    name: str
+    hidden: bool = False
+    weight: float = 1.0
+
+
+@dataclass(frozen=True)
+class Assignment:
+    name: str
+    title: str
+    points: dict[str, float]
+    cases: tuple[Case, ...]
+    support_modules: dict[str, str]
+    prelude: str
+    solution: ModuleType
+    provided: frozenset[str]
+    time_limit: float = 5.0
+    folder: Path = field(default=Path("."))
+
+    @property
+    def functions(self) -> tuple[str, ...]:
+        return tuple(self.points)
+
+    @property
+    def max_score(self) -> float:
+        return float(sum(self.points.values()))
+
+    def cases_of(self, function: str, public_only: bool = False) -> list[Case]:
+        return [
+            case
+            for case in self.cases
+            if case.function == function and not (public_only and case.hidden)
+        ]
+
+    def case_points(self, case: Case, public_only: bool = False) -> float:
+        """The points a case is worth: its function's points shared by weight."""
+        total = sum(c.weight for c in self.cases_of(case.function, public_only))
+        return self.points[case.function] * case.weight / total
+
+    @property
+    def fingerprint(self) -> str:
+        """Changes whenever anything that can change a grade changes."""
+        digest = hashlib.sha256()
+        for path in sorted(self.folder.rglob("*.py")):
+            digest.update(path.name.encode())
+            digest.update(path.read_bytes())
+        return digest.hexdigest()[:16]
+
+
+def read_support(folder: Path, modules: tuple[str, ...], prelude: str) -> dict[str, Any]:
+    """The public code of an assignment: support module sources, the prelude and its names."""
+    sources = {name: (folder / f"{name}.py").read_text(encoding="utf-8") for name in modules}
+    prelude_source = (folder / prelude).read_text(encoding="utf-8")
+    namespace: dict[str, Any] = {"__name__": "__prelude__"}
+    exec(compile(prelude_source, str(folder / prelude), "exec"), namespace)
+    return {
+        "support_modules": sources,
+        "prelude": prelude_source,
+        "provided": frozenset(name for name in namespace if not name.startswith("__")),
+    }
+
+
+def load_assignment(folder: str | Path) -> Assignment:
+    """Import `folder/assignment.py` in the grader's process and build its spec."""
+    folder = Path(folder).resolve()
+    entry = folder / "assignment.py"
+    if not entry.is_file():
+        raise FileNotFoundError(f"{folder} has no assignment.py: is it an assignment folder?")
+    before = set(sys.modules)
+    sys.path.insert(0, str(folder))
+    try:
+        spec = importlib.util.spec_from_file_location(f"_assignment_{folder.name}", entry)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        assignment: Assignment = module.build(folder)
+    finally:
+        sys.path.remove(str(folder))
+        for name in set(sys.modules) - before:
+            origin = getattr(sys.modules[name], "__file__", None) or ""
+            if origin.startswith(str(folder)):
+                del sys.modules[name]
+    return assignment
+
+
+def default_assignment_dir() -> Path:
+    """The bundled Gradient Checking assignment, next to the package in a source checkout."""
+    return Path(__file__).resolve().parent.parent / "reference_solutions" / "gradient_checking"
