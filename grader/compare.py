@@ -83,8 +83,9 @@ class Close:
         if np.all(error <= allowed):
             return Verdict(True, f"{describe(_plain(got))} matches the expected value.")
         worst = int(np.argmax(error - allowed))
-        want, have = expected.ravel()[worst], got.ravel()[worst]
-        where = "" if expected.ndim == 0 else f" at index {np.unravel_index(worst, expected.shape)}"
+        want, have = float(expected.ravel()[worst]), float(got.ravel()[worst])
+        index = tuple(int(i) for i in np.unravel_index(worst, expected.shape))
+        where = "" if expected.ndim == 0 else f" at index {index}"
         relative = abs(have - want) / abs(want) if want else math.inf
         return Verdict(
             False,

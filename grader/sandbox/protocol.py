@@ -46,9 +46,8 @@ def encode(value: Any, depth: int = 0) -> Any:
     if type(value) is complex:
         return {"$c": [encode(value.real), encode(value.imag)]}
     if isinstance(value, np.ndarray) and value.dtype.kind in "biufc":
-        array = np.ascontiguousarray(value)
-        data = base64.b64encode(array.tobytes()).decode("ascii")
-        return {"$a": [array.dtype.str, list(array.shape), data]}
+        data = base64.b64encode(value.tobytes(order="C")).decode("ascii")
+        return {"$a": [value.dtype.str, list(value.shape), data]}
     if type(value) in (list, tuple):
         return [encode(item, depth + 1) for item in value]
     if type(value) is dict:

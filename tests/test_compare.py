@@ -1,0 +1,50 @@
+"""Tolerances: accept every correct environment, reject the classic wrong and cheating values."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from grader.compare import Close, Within
+
+
+def test_close_rejects_zero_for_a_tiny_expected_value():
+    # np.allclose(2.9e-10, 0) is True: a relative tolerance must not fall into that trap.
+    verdict = Close(2.919335883291695e-10, rtol=1e-4).judge(0.0)
+    assert not verdict.passed and "relative error 1" in verdict.message
+
+
+def test_close_accepts_ints_numpy_scalars_and_one_element_arrays():
+    for value in (8, 8.0, np.float64(8), np.array(8.0), np.array([[8.0]])):
+        assert Close(8).judge(value).passed
+
+
+def test_close_explains_none_placeholders_and_wrong_types():
+    assert "None" in Close(8).judge(None).message
+    assert not Close(8).judge("8").passed
+    assert not Close(8).judge(True).passed
+
+
+def test_close_on_arrays_checks_shape_and_reports_index():
+    expected = np.arange(6.0).reshape(2, 3)
+    assert Close(expected).judge(expected.copy()).passed
+    assert "shape (3, 2)" in Close(expected).judge(expected.T).message
+    wrong = expected.copy()
+    wrong[1, 2] = 99
+    assert "(1, 2)" in Close(expected).judge(wrong).message
+
+
+def test_close_rejects_nan_and_inf():
+    assert not Close(1.0, rtol=1.0).judge(float("nan")).passed
+    assert "not finite" in Close(np.ones(2)).judge(np.array([1.0, np.inf])).message
+
+
+@pytest.mark.parametrize("noise", [1.18904178788e-07, 1.18855520355e-07, 1.1890913024229996e-07])
+def test_within_accepts_rounding_noise_of_every_environment(noise):
+    assert Within(0.0, 2e-7).judge(noise).passed
+
+
+def test_within_rejects_real_gradient_errors_with_a_reason():
+    verdict = Within(0.0, 2e-7, "why it matters").judge(0.2850931567761624)
+    assert not verdict.passed and "below 2e-07" in verdict.message and "why it matters" in verdict.message
+    assert not Within(0.0, 2e-7).judge(-1.0).passed
