@@ -1,0 +1,89 @@
+"""Code the Gradient Checking notebook hands to students, as it runs in their namespace."""
+
+import numpy as np
+from gc_utils import (  # noqa: F401
+    dictionary_to_vector,
+    gradients_to_vector,
+    relu,
+    sigmoid,
+    vector_to_dictionary,
+)
+from testCases import *  # noqa: F403
+
+Cache = tuple[np.ndarray, ...]
+
+
+def forward_propagation_n(
+    X: np.ndarray, Y: np.ndarray, parameters: dict[str, np.ndarray]
+) -> tuple[float, Cache]:
+    """Run LINEAR->RELU->LINEAR->RELU->LINEAR->SIGMOID and return (logistic cost, cache)."""
+    m = X.shape[1]
+    W1, b1 = parameters["W1"], parameters["b1"]
+    W2, b2 = parameters["W2"], parameters["b2"]
+    W3, b3 = parameters["W3"], parameters["b3"]
+
+    Z1 = np.dot(W1, X) + b1
+    A1 = relu(Z1)
+    Z2 = np.dot(W2, A1) + b2
+    A2 = relu(Z2)
+    Z3 = np.dot(W3, A2) + b3
+    A3 = sigmoid(Z3)
+
+    logprobs = np.multiply(-np.log(A3), Y) + np.multiply(-np.log(1 - A3), 1 - Y)
+    cost = 1.0 / m * np.sum(logprobs)
+    cache = (Z1, A1, W1, b1, Z2, A2, W2, b2, Z3, A3, W3, b3)
+    return cost, cache
+
+
+def backward_propagation_n(X: np.ndarray, Y: np.ndarray, cache: Cache) -> dict[str, np.ndarray]:
+    """Return the gradients of the cost (corrected version: 1./m everywhere, no factor 2)."""
+    m = X.shape[1]
+    (Z1, A1, W1, b1, Z2, A2, W2, b2, Z3, A3, W3, b3) = cache
+
+    dZ3 = A3 - Y
+    dW3 = 1.0 / m * np.dot(dZ3, A2.T)
+    db3 = 1.0 / m * np.sum(dZ3, axis=1, keepdims=True)
+
+    dA2 = np.dot(W3.T, dZ3)
+    dZ2 = np.multiply(dA2, np.int64(A2 > 0))
+    dW2 = 1.0 / m * np.dot(dZ2, A1.T)
+    db2 = 1.0 / m * np.sum(dZ2, axis=1, keepdims=True)
+
+    dA1 = np.dot(W2.T, dZ2)
+    dZ1 = np.multiply(dA1, np.int64(A1 > 0))
+    dW1 = 1.0 / m * np.dot(dZ1, X.T)
+    db1 = 1.0 / m * np.sum(dZ1, axis=1, keepdims=True)
+
+    return {
+        "dZ3": dZ3, "dW3": dW3, "db3": db3,
+        "dA2": dA2, "dZ2": dZ2, "dW2": dW2, "db2": db2,
+        "dA1": dA1, "dZ1": dZ1, "dW1": dW1, "db1": db1,
+    }  # fmt: skip
+
+
+def backward_propagation_n_shipped(
+    X: np.ndarray, Y: np.ndarray, cache: Cache
+) -> dict[str, np.ndarray]:
+    """Return the gradients as the notebook ships them: dW2 doubled and db1 with 4./m."""
+    m = X.shape[1]
+    (Z1, A1, W1, b1, Z2, A2, W2, b2, Z3, A3, W3, b3) = cache
+
+    dZ3 = A3 - Y
+    dW3 = 1.0 / m * np.dot(dZ3, A2.T)
+    db3 = 1.0 / m * np.sum(dZ3, axis=1, keepdims=True)
+
+    dA2 = np.dot(W3.T, dZ3)
+    dZ2 = np.multiply(dA2, np.int64(A2 > 0))
+    dW2 = 1.0 / m * np.dot(dZ2, A1.T) * 2  # planted bug
+    db2 = 1.0 / m * np.sum(dZ2, axis=1, keepdims=True)
+
+    dA1 = np.dot(W2.T, dZ2)
+    dZ1 = np.multiply(dA1, np.int64(A1 > 0))
+    dW1 = 1.0 / m * np.dot(dZ1, X.T)
+    db1 = 4.0 / m * np.sum(dZ1, axis=1, keepdims=True)  # planted bug
+
+    return {
+        "dZ3": dZ3, "dW3": dW3, "db3": db3,
+        "dA2": dA2, "dZ2": dZ2, "dW2": dW2, "db2": db2,
+        "dA1": dA1, "dZ1": dZ1, "dW1": dW1, "db1": db1,
+    }  # fmt: skip
