@@ -16,13 +16,12 @@ def _assignment(path: str | None):  # noqa: ANN202 - lazy import keeps `grader c
 def _grade(args: argparse.Namespace) -> int:
     from grader.grade import grade_batch
     from grader.progress import Progress
-    from grader.sandbox.isolation import PROTECTIONS
 
     assignment = _assignment(args.assignment)
     out = Path(args.out)
-    require = PROTECTIONS if args.require_isolation else ()
-    outcome = grade_batch(args.paths, assignment, out, args.jobs, args.force, require,
-                          Progress())
+    outcome = grade_batch(
+        args.paths, assignment, out, args.jobs, args.force, args.require_isolation, Progress()
+    )
     print(
         f"Graded {outcome.graded} submission(s), {outcome.skipped} unchanged and skipped, "
         f"{outcome.submissions} in all; class mean {outcome.mean:.1f} / {outcome.max_score:g}."
@@ -51,8 +50,11 @@ def build_parser() -> argparse.ArgumentParser:
     grade.add_argument("--out", default="reports", help="output folder (default: reports)")
     grade.add_argument("--jobs", type=int, help="parallel workers (default: all cores)")
     grade.add_argument("--force", action="store_true", help="re-grade unchanged submissions")
-    grade.add_argument("--require-isolation", action="store_true",
-                       help="refuse to run unless every sandbox protection is available")
+    grade.add_argument(
+        "--require-isolation",
+        action="store_true",
+        help="refuse to run unless every sandbox protection is available",
+    )
     grade.set_defaults(handler=_grade)
 
     isolation = commands.add_parser("isolation", help="report the sandbox protections of this host")

@@ -64,15 +64,15 @@ class Close:
                 return Verdict(False, _not_a_number_message(got))
             return self._judge_numbers(np.asarray(number), expected)
         if not isinstance(got, np.ndarray | list | int | float) or isinstance(got, bool):
-            return Verdict(False, f"Expected an array of shape {expected.shape}, got {describe(got)}.")
+            return Verdict(
+                False, f"Expected an array of shape {expected.shape}, got {describe(got)}."
+            )
         try:
             array = np.asarray(got, dtype=float)
         except (TypeError, ValueError):
             return Verdict(False, f"Expected an array of numbers, got {describe(got)}.")
         if array.shape != expected.shape:
-            return Verdict(
-                False, f"Expected shape {expected.shape}, got shape {array.shape}."
-            )
+            return Verdict(False, f"Expected shape {expected.shape}, got shape {array.shape}.")
         return self._judge_numbers(array, expected)
 
     def _judge_numbers(self, got: np.ndarray, expected: np.ndarray) -> Verdict:

@@ -25,6 +25,7 @@ class Chunk:
     cell: int
     first_line: int
     code: str
+    optional: bool = False
 
 
 @dataclass(frozen=True)
@@ -56,9 +57,9 @@ def strip_magics(source: str) -> str:
     return _MAGIC.sub(lambda m: f"{m.group(1)}pass", source.replace("\r\n", "\n"))
 
 
-def extract(cells: tuple[Cell, ...], graded: tuple[str, ...], provided: frozenset[str]) -> dict[
-    str, Extraction
-]:
+def extract(
+    cells: tuple[Cell, ...], graded: tuple[str, ...], provided: frozenset[str]
+) -> dict[str, Extraction]:
     """Find every graded function in the cells; each gets an `Extraction`, found or not."""
     parsed = [_parse(cell) for cell in cells]
     return {name: _extract_one(name, parsed, graded, provided) for name in graded}
@@ -184,4 +185,5 @@ def _chunk(cell: _ParsedCell, node: ast.stmt) -> Chunk:
     decorators = getattr(node, "decorator_list", [])
     first = min([node.lineno] + [d.lineno for d in decorators])
     lines = cell.source.splitlines()[first - 1 : node.end_lineno]
-    return Chunk(cell.cell.number, first, "\n".join(lines) + "\n")
+    optional = isinstance(node, ast.Import | ast.ImportFrom)
+    return Chunk(cell.cell.number, first, "\n".join(lines) + "\n", optional)

@@ -47,12 +47,14 @@ def grade_one(
 ) -> SubmissionResult:
     """Grade one submission that has been read."""
     if submission.error is not None:
-        return unreadable_result(assignment, submission.id, submission.source, submission.error,
-                                 public_only)
+        return unreadable_result(
+            assignment, submission.id, submission.source, submission.error, public_only
+        )
     extractions = extract(submission.cells, assignment.functions, assignment.provided)
     runs, protections = run_functions(pool, assignment, extractions, public_only)
-    return score_submission(assignment, submission.id, submission.source, extractions, runs,
-                            public_only, protections)
+    return score_submission(
+        assignment, submission.id, submission.source, extractions, runs, public_only, protections
+    )
 
 
 def grade_batch(
@@ -61,7 +63,7 @@ def grade_batch(
     out: Path,
     jobs: int | None = None,
     force: bool = False,
-    require: tuple[str, ...] = (),
+    require_isolation: bool = False,
     progress: Callable[[int, int], None] | None = None,
 ) -> BatchOutcome:
     """Grade every submission under `paths` into `out`; returns counts and the class mean."""
@@ -90,9 +92,10 @@ def grade_batch(
                 protections = result.protections
         return True
 
-    with WorkerPool(sandbox_setup(assignment), jobs, require) as pool, ThreadPoolExecutor(
-        jobs
-    ) as executor:
+    with (
+        WorkerPool(sandbox_setup(assignment), jobs, require_isolation) as pool,
+        ThreadPoolExecutor(jobs) as executor,
+    ):
         pending: set[Future] = set()
         done_count = 0
         items = iter(zip(ids, files, strict=True))
@@ -114,4 +117,3 @@ def grade_batch(
     stats = write_gradebook(out, ids, assignment)
     write_summary(out, ids, assignment, stats)
     return BatchOutcome(graded, skipped, len(ids), stats.mean, assignment.max_score, protections)
-

@@ -2,23 +2,15 @@
 
 from __future__ import annotations
 
-from functools import cache
-from typing import Any
-
 from markupsafe import Markup
+from pygments import highlight as _render
+from pygments.formatters import HtmlFormatter
+from pygments.lexers import PythonLexer
 
-
-@cache
-def _tools() -> tuple[Any, Any]:
-    from pygments.formatters import HtmlFormatter
-    from pygments.lexers import PythonLexer
-
-    return PythonLexer(), HtmlFormatter(nowrap=True, noclasses=True, style="friendly")
+_LEXER = PythonLexer()
+_FORMATTER = HtmlFormatter(nowrap=True, noclasses=True, style="friendly")
 
 
 def highlight(code: str) -> Markup:
     """Student code as safe HTML spans; pygments escapes every character it is given."""
-    from pygments import highlight as render
-
-    lexer, formatter = _tools()
-    return Markup(render(code, lexer, formatter))
+    return Markup(_render(code, _LEXER, _FORMATTER))

@@ -54,7 +54,9 @@ def unique_ids(sources: Iterable[str]) -> Iterator[str]:
     """A file-name-safe, unique id per source: its stem, with a counter where stems collide."""
     seen: set[str] = set()
     for source in sources:
-        stem = re.sub(r"[^\w.-]+", "_", Path(source).stem, flags=re.ASCII).strip("._") or "submission"
+        stem = (
+            re.sub(r"[^\w.-]+", "_", Path(source).stem, flags=re.ASCII).strip("._") or "submission"
+        )
         candidate, n = stem[:80], 2
         while candidate.lower() in seen:
             candidate, n = f"{stem[:80]}-{n}", n + 1

@@ -17,6 +17,9 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+import jinja2
+
+from grader.highlight import highlight
 from grader.score import SubmissionResult
 from grader.spec import Assignment
 
@@ -49,9 +52,7 @@ def results_json(result: SubmissionResult, fingerprint: str, graded_at: str) -> 
 
 
 @cache
-def _environment() -> Any:
-    import jinja2
-
+def _environment() -> jinja2.Environment:
     environment = jinja2.Environment(
         loader=jinja2.PackageLoader("grader", "templates"),
         autoescape=True,
@@ -65,8 +66,6 @@ def _environment() -> Any:
 
 def student_report(result: SubmissionResult, assignment: Assignment) -> str:
     """The self-contained HTML report a student reads."""
-    from grader.highlight import highlight
-
     functions = [
         {
             "result": function,
@@ -79,8 +78,9 @@ def student_report(result: SubmissionResult, assignment: Assignment) -> str:
     return template.render(result=result, functions=functions, title=assignment.title)
 
 
-def write_submission(out: Path, result: SubmissionResult, assignment: Assignment,
-                     fingerprint: str, graded_at: str) -> None:
+def write_submission(
+    out: Path, result: SubmissionResult, assignment: Assignment, fingerprint: str, graded_at: str
+) -> None:
     """Write the report first and results.json last: results.json marks a finished grading."""
     folder = out / result.submission
     write_atomic(folder / "report.html", student_report(result, assignment))
@@ -142,15 +142,21 @@ def write_gradebook(out: Path, submissions: list[str], assignment: Assignment) -
     temporary = path.with_name(".gradebook.csv.tmp")
     with temporary.open("w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
-        writer.writerow(["submission", "source", "score", "max_score", *assignment.functions,
-                         "error"])
+        writer.writerow(
+            ["submission", "source", "score", "max_score", *assignment.functions, "error"]
+        )
         for document in _rows(out, submissions, stats):
             functions = document["functions"]
-            writer.writerow([
-                document["submission"], _safe_cell(document["source"]), document["score"],
-                document["max_score"], *(functions[name]["score"] for name in assignment.functions),
-                _safe_cell(document["error"] or ""),
-            ])
+            writer.writerow(
+                [
+                    document["submission"],
+                    _safe_cell(document["source"]),
+                    document["score"],
+                    document["max_score"],
+                    *(functions[name]["score"] for name in assignment.functions),
+                    _safe_cell(document["error"] or ""),
+                ]
+            )
     os.replace(temporary, path)
     return stats
 
@@ -160,8 +166,9 @@ def _safe_cell(text: str) -> str:
     return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
 
 
-def write_summary(out: Path, submissions: list[str], assignment: Assignment,
-                  stats: ClassStatistics) -> None:
+def write_summary(
+    out: Path, submissions: list[str], assignment: Assignment, stats: ClassStatistics
+) -> None:
     """index.html: distribution, pass rates per function and case, a link to every report."""
     template = _environment().get_template("summary.html.j2")
     rows = _summary_rows(out, submissions)

@@ -11,7 +11,7 @@ from grader.spec import Assignment
 def sandbox_setup(assignment: Assignment) -> Setup:
     """What every worker gets: public support code only, and the reference functions to call."""
     references = {name: getattr(assignment.solution, name) for name in assignment.functions}
-    limits = {"cpu_seconds": int(assignment.time_limit) + 1}
+    limits = {"cpu_seconds": (int(assignment.time_limit) + 1) * len(assignment.functions)}
     return Setup(assignment.support_modules, assignment.prelude, references, limits)
 
 
@@ -24,16 +24,21 @@ def function_jobs(
         if extraction.status != "found":
             continue
         chunks = tuple(
-            {"cell": c.cell, "first_line": c.first_line, "code": c.code} for c in extraction.chunks
+            {"cell": c.cell, "first_line": c.first_line, "code": c.code, "optional": c.optional}
+            for c in extraction.chunks
         )
-        calls = tuple(case.args for case in ordered_cases(assignment, name, public_only))
+        cases = ordered_cases(assignment, name, public_only)
+        calls = tuple(case.args for case in cases)
+        public = sum(not case.hidden for case in cases)
         rpc = tuple(other for other in assignment.functions if other != name)
-        jobs.append(FunctionJob(name, chunks, calls, rpc, assignment.time_limit))
+        jobs.append(FunctionJob(name, chunks, calls, public, rpc, assignment.time_limit))
     return jobs
 
 
 def run_functions(
-    pool: WorkerPool, assignment: Assignment, extractions: dict[str, Extraction],
+    pool: WorkerPool,
+    assignment: Assignment,
+    extractions: dict[str, Extraction],
     public_only: bool = False,
 ) -> tuple[dict[str, FunctionRun], tuple[str, ...]]:
     """Run every found function in one worker; returns runs by name and the protections used."""

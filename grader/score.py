@@ -14,8 +14,8 @@ from grader.sandbox.pool import CallResult, FunctionRun
 from grader.spec import Assignment, Case
 
 HIDDEN_HINT = (
-    "It passes the public cases but not this one, so check it works for any input: "
-    "is a value hard-coded?"
+    "Hidden cases use inputs you have not seen (other values, shapes, networks or epsilon): "
+    "make sure nothing is hard-coded and the formula is exactly the one asked for."
 )
 
 
@@ -104,8 +104,9 @@ def score_submission(
         run = runs.get(name)
         case_tests = _judge(name, cases, points, extraction, run, assignment.time_limit)
         tests.extend(case_tests)
-        functions[name] = _function_result(name, extraction, run, case_tests, sum(points),
-                                           assignment.time_limit)
+        functions[name] = _function_result(
+            name, extraction, run, case_tests, sum(points), assignment.time_limit
+        )
     return SubmissionResult(
         submission=submission,
         source=source,
@@ -118,8 +119,9 @@ def score_submission(
     )
 
 
-def unreadable_result(assignment: Assignment, submission: str, source: str, error: str,
-                      public_only: bool = False) -> SubmissionResult:
+def unreadable_result(
+    assignment: Assignment, submission: str, source: str, error: str, public_only: bool = False
+) -> SubmissionResult:
     """A file that could not be read: every function scores 0 and the reason is said once."""
     missing = {
         name: Extraction(name, "missing", message="The file could not be read: " + error)
@@ -130,8 +132,12 @@ def unreadable_result(assignment: Assignment, submission: str, source: str, erro
 
 
 def _judge(
-    name: str, cases: list[Case], points: list[float], extraction: Extraction,
-    run: FunctionRun | None, time_limit: float,
+    name: str,
+    cases: list[Case],
+    points: list[float],
+    extraction: Extraction,
+    run: FunctionRun | None,
+    time_limit: float,
 ) -> list[TestResult]:
     results = list(run.results) if run and run.status in ("ok", "timeout", "crashed") else []
     tests = []
@@ -181,22 +187,37 @@ def _not_run_message(run: FunctionRun | None, time_limit: float) -> str:
     if run.status == "define_error":
         error = run.define_error or {}
         where = f" ({error['where']})" if error.get("where") else ""
-        return (f"The function could not be defined: {error.get('type', 'Error')}: "
-                f"{error.get('message', '')}{where}")
+        return (
+            f"The function could not be defined: {error.get('type', 'Error')}: "
+            f"{error.get('message', '')}{where}"
+        )
     if run.status == "timeout":
-        return (f"Not run: the function's time limit of {time_limit:g} s ran out. "
-                "Look for a loop that never ends.")
-    return (f"Not run: {run.detail or 'the process running the function ended'}. "
-            "sys.exit(), os._exit() or a crash in native code end the run.")
+        return (
+            f"Not run: the function's time limit of {time_limit:g} s ran out. "
+            "Look for a loop that never ends."
+        )
+    return (
+        f"Not run: {run.detail or 'the process running the function ended'}. "
+        "sys.exit(), os._exit() or a crash in native code end the run."
+    )
 
 
 def _function_result(
-    name: str, extraction: Extraction, run: FunctionRun | None, tests: list[TestResult],
-    max_score: float, time_limit: float,
+    name: str,
+    extraction: Extraction,
+    run: FunctionRun | None,
+    tests: list[TestResult],
+    max_score: float,
+    time_limit: float,
 ) -> FunctionResult:
     score = _round(sum(t.score for t in tests))
-    base = {"name": name, "score": score, "max_score": _round(max_score),
-            "cell": extraction.cell, "code": extraction.code}
+    base = {
+        "name": name,
+        "score": score,
+        "max_score": _round(max_score),
+        "cell": extraction.cell,
+        "code": extraction.code,
+    }
     if extraction.status != "found":
         return FunctionResult(status=extraction.status, message=extraction.message, **base)
     failed = [t for t in tests if t.status == "failed"]

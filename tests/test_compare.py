@@ -46,5 +46,9 @@ def test_within_accepts_rounding_noise_of_every_environment(noise):
 
 def test_within_rejects_real_gradient_errors_with_a_reason():
     verdict = Within(0.0, 2e-7, "why it matters").judge(0.2850931567761624)
-    assert not verdict.passed and "below 2e-07" in verdict.message and "why it matters" in verdict.message
+    assert (
+        not verdict.passed
+        and "below 2e-07" in verdict.message
+        and "why it matters" in verdict.message
+    )
     assert not Within(0.0, 2e-7).judge(-1.0).passed

@@ -8,7 +8,14 @@ import math
 import numpy as np
 import pytest
 
-from grader.sandbox.protocol import ProtocolError, Unencodable, decode, dumps, encode, read_frame_body
+from grader.sandbox.protocol import (
+    ProtocolError,
+    Unencodable,
+    decode,
+    dumps,
+    encode,
+    read_frame_body,
+)
 
 
 def roundtrip(value):
@@ -24,8 +31,12 @@ def test_plain_values_survive_exactly():
 
 
 def test_arrays_keep_dtype_shape_and_bits():
-    for array in (np.arange(6, dtype=np.int32).reshape(2, 3), np.random.default_rng(0).random((47, 1)),
-                  np.array(3.5), np.array([True, False])):
+    for array in (
+        np.arange(6, dtype=np.int32).reshape(2, 3),
+        np.random.default_rng(0).random((47, 1)),
+        np.array(3.5),
+        np.array([True, False]),
+    ):
         back = roundtrip(array)
         assert back.dtype == array.dtype and back.shape == array.shape
         assert np.array_equal(back, array)
@@ -40,21 +51,25 @@ class Sneaky(float):
         return True
 
 
-@pytest.mark.parametrize("value", [Sneaky(1.0), object(), {1: 2}, np.array(["a"]),
-                                   np.array([object()]), lambda: 1])
+@pytest.mark.parametrize(
+    "value", [Sneaky(1.0), object(), {1: 2}, np.array(["a"]), np.array([object()]), lambda: 1]
+)
 def test_non_plain_values_are_refused(value):
     with pytest.raises(Unencodable):
         encode(value)
 
 
-@pytest.mark.parametrize("data", [
-    {"$a": ["|O8", [1], "AAAAAAAAAAA="]},          # object arrays never decode
-    {"$a": ["<f8", [2], "AAAAAAAAAAA="]},          # data shorter than the shape
-    {"$x": 1},                                     # unknown tag
-    {"$f": "1e999"},                               # only nan/inf are tagged floats
-    {"$d": [[1, 2]]},                              # non-string key
-    {"a": 1, "b": 2},                              # untagged dict
-])
+@pytest.mark.parametrize(
+    "data",
+    [
+        {"$a": ["|O8", [1], "AAAAAAAAAAA="]},  # object arrays never decode
+        {"$a": ["<f8", [2], "AAAAAAAAAAA="]},  # data shorter than the shape
+        {"$x": 1},  # unknown tag
+        {"$f": "1e999"},  # only nan/inf are tagged floats
+        {"$d": [[1, 2]]},  # non-string key
+        {"a": 1, "b": 2},  # untagged dict
+    ],
+)
 def test_forged_values_are_rejected(data):
     with pytest.raises(ProtocolError):
         decode(data)

@@ -20,8 +20,11 @@ def test_v4_and_v3_notebooks_give_the_same_code_cells(tmp_path):
     v4 = read(tmp_path, "a.ipynb", notebook("x = 1", "def f():\n    return 2").encode())
     v3 = read(tmp_path, "b.ipynb", notebook("x = 1", "def f():\n    return 2", version=3).encode())
     assert v4.error is None and v3.error is None
-    assert [c.source for c in v4.cells] == [c.source for c in v3.cells] == [
-        "x = 1", "def f():\n    return 2"]
+    assert (
+        [c.source for c in v4.cells]
+        == [c.source for c in v3.cells]
+        == ["x = 1", "def f():\n    return 2"]
+    )
 
 
 def test_source_given_as_list_of_lines_is_joined(tmp_path):
@@ -77,6 +80,8 @@ def test_find_files_recurses_and_ignores_other_files(tmp_path):
 
 
 def test_unique_ids_are_safe_and_distinct():
-    ids = list(unique_ids(["a/hw.ipynb", "b/hw.ipynb", "c/HW.py", "../../etc/<x y>.ipynb", "d/...ipynb"]))
+    ids = list(
+        unique_ids(["a/hw.ipynb", "b/hw.ipynb", "c/HW.py", "../../etc/<x y>.ipynb", "d/...ipynb"])
+    )
     assert ids == ["hw", "hw-2", "HW-3", "x_y", "submission"]
     assert all("/" not in i and not i.startswith(".") for i in ids)

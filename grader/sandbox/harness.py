@@ -1,17 +1,22 @@
-"""Runs inside the confined child: define the student's function, then answer calls one by one.
+"""Runs inside the confined child: define each graded function in a fresh namespace, run it.
 
-Calls arrive one at a time, public ones first, so nothing a student prints while a public case
-runs can contain a hidden case's input. Results leave as plain data; the grader judges them.
+The child is forked before the job exists, so everything it knows arrived on its pipe: the
+function's code, then its public calls, and only once those are answered, its hidden calls.
+Nothing a student prints while a public case runs can contain a hidden input. Results leave
+as plain data; the grader judges them.
 """
 
 from __future__ import annotations
 
+import gc
 import io
 import linecache
 import sys
 import time
 import traceback
 from typing import Any
+
+import numpy as np
 
 from grader.sandbox import protocol
 
@@ -43,7 +48,9 @@ class CappedOutput(io.TextIOBase):
 
 
 def _where(error: BaseException) -> str:
-    frames = [f for f in traceback.extract_tb(error.__traceback__) if f.filename.startswith("cell ")]
+    frames = [
+        f for f in traceback.extract_tb(error.__traceback__) if f.filename.startswith("cell ")
+    ]
     if not frames:
         return ""
     last = frames[-1]
@@ -93,41 +100,85 @@ def define(namespace: dict, chunks: list[dict], function: str) -> Any:
     return target
 
 
-def serve(
-    namespace: dict, chunks: list[dict], function: str, rpc: list[str], calls_in: int,
+def serve(base: dict, calls_in: int, results_out: int, protections: tuple[str, ...]) -> None:
+    """Run the functions the worker sends, one after another, until it closes the pipe.
+
+    After each function the child reports whether it is still clean: no thread left running and
+    no shared module changed. A child that is not clean is replaced before the next function.
+    """
+    baseline = _shared_state()
+    while (message := protocol.read_frame(calls_in)) is not None:
+        if message.get("type") != "function":
+            return
+        _serve_function(dict(base), message, calls_in, results_out, protections)
+        gc.collect()
+        clean = len(sys._current_frames()) == 1 and _shared_state() == baseline
+        protocol.write_frame(results_out, {"type": "ended", "clean": clean})
+        if not clean:
+            return
+
+
+def _shared_state() -> tuple:
+    """Identities of what one function could change for the next: modules, hooks, settings."""
+    watched = [sys.modules.get(name) for name in ("builtins", "math", "numpy", "numpy.linalg")]
+    watched += [
+        m for m in sys.modules.values() if (getattr(m, "__file__", None) or "").startswith("<")
+    ]
+    return (
+        tuple(tuple(map(id, vars(module).values())) for module in watched if module),
+        len(sys.modules),
+        sys.gettrace(),
+        sys.getprofile(),
+        sys.getrecursionlimit(),
+        tuple(sorted(np.geterr().items())),
+        sys.stdout,
+        sys.stderr,
+    )
+
+
+def _serve_function(
+    namespace: dict,
+    message: dict,
+    calls_in: int,
     results_out: int,
+    protections: tuple[str, ...],
 ) -> None:
-    """Define the function, then run each call the worker sends until it sends 'done'."""
-    for name in rpc:
+    for name in message["rpc"]:
         namespace[name] = _stub(name, calls_in, results_out)
     real_stdout = sys.stdout
+    defined = {"type": "defined", "protections": list(protections)}
     try:
-        target = define(namespace, chunks, function)
+        target = define(namespace, message["chunks"], message["name"])
     except BaseException as error:  # noqa: BLE001 - any failure to define is reported
-        protocol.write_frame(results_out, {"type": "defined", "error": describe_error(error)})
-        return
-    protocol.write_frame(results_out, {"type": "defined"})
-    while True:
-        message = protocol.read_frame(calls_in)
-        if message is None or message.get("type") != "run":
+        target, defined["error"] = None, describe_error(error)
+    protocol.write_frame(results_out, defined)
+    while (message := protocol.read_frame(calls_in)) is not None:
+        if message.get("type") != "run" or target is None:
             return
-        args = protocol.decode(message["args"])
-        output = CappedOutput()
-        sys.stdout = output
-        started = time.perf_counter()
-        try:
-            value = target(*args)
-            reply = {"type": "result", "value": protocol.encode(value)}
-        except protocol.Unencodable as problem:
-            reply = {"type": "result", "error": {"type": "Ungradable", "message": str(problem)}}
-        except BaseException as error:  # noqa: BLE001 - student errors cost the case only
-            reply = {"type": "result", "error": describe_error(error)}
-        finally:
-            sys.stdout = real_stdout
-        reply["seconds"] = time.perf_counter() - started
-        reply["stdout"] = output.text()
-        try:
-            protocol.write_frame(results_out, reply)
-        except protocol.Unencodable as problem:
-            error = {"type": "Ungradable", "message": str(problem)}
-            protocol.write_frame(results_out, {"type": "result", "error": error, "stdout": ""})
+        for args in message["calls"]:
+            reply = _run_one(target, args, real_stdout)
+            try:
+                protocol.write_frame(results_out, reply)
+            except protocol.Unencodable as problem:
+                error = {"type": "Ungradable", "message": str(problem)}
+                protocol.write_frame(results_out, {"type": "result", "error": error})
+
+
+def _run_one(target: Any, encoded_args: Any, real_stdout: Any) -> dict:
+    """Call the function once; the reply carries its value or error, its output and time."""
+    args = protocol.decode(encoded_args)
+    output = CappedOutput()
+    sys.stdout = output
+    started = time.perf_counter()
+    try:
+        value = target(*args)
+        reply = {"type": "result", "value": protocol.encode(value)}
+    except protocol.Unencodable as problem:
+        reply = {"type": "result", "error": {"type": "Ungradable", "message": str(problem)}}
+    except BaseException as error:  # noqa: BLE001 - student errors cost the case only
+        reply = {"type": "result", "error": describe_error(error)}
+    finally:
+        sys.stdout = real_stdout
+    reply["seconds"] = time.perf_counter() - started
+    reply["stdout"] = output.text()
+    return reply

@@ -46,6 +46,7 @@ class FunctionJob:
     name: str
     chunks: tuple[dict, ...]
     calls: tuple[Any, ...]
+    public: int
     rpc: tuple[str, ...]
     time_limit: float
 
@@ -74,8 +75,9 @@ class _Worker:
             "PYTHONPATH": package_parent,
             "PYTHONDONTWRITEBYTECODE": "1",
             "PYTHONHASHSEED": "0",
-            **{name: "1" for name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS",
-                                      "MKL_NUM_THREADS")},
+            **{
+                name: "1" for name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
+            },
         }
         self.process = subprocess.Popen(
             [sys.executable, "-s", "-m", "grader.sandbox.worker"],
@@ -87,21 +89,30 @@ class _Worker:
         )
         self.to_worker = self.process.stdin.fileno()
         self.from_worker = self.process.stdout.fileno()
-        message = {"type": "setup", "modules": setup.modules, "prelude": setup.prelude,
-                   "limits": setup.limits}
+        message = {
+            "type": "setup",
+            "modules": setup.modules,
+            "prelude": setup.prelude,
+            "limits": setup.limits,
+        }
         protocol.write_frame(self.to_worker, message)
         ready = protocol.read_frame(self.from_worker)
         if not ready or ready.get("type") != "ready":
             raise SandboxUnavailable("the sandbox worker did not start")
         self.host_protections: dict[str, str] = ready["protections"]
 
-    def run(self, jobs: list[FunctionJob], references: dict[str, Callable[..., Any]]) -> tuple[
-        list[FunctionRun], tuple[str, ...]
-    ]:
+    def run(
+        self, jobs: list[FunctionJob], references: dict[str, Callable[..., Any]]
+    ) -> tuple[list[FunctionRun], tuple[str, ...]]:
         functions = [
-            {"name": j.name, "chunks": list(j.chunks), "rpc": list(j.rpc),
-             "calls": [protocol.encode(list(args)) for args in j.calls],
-             "time_limit": j.time_limit}
+            {
+                "name": j.name,
+                "chunks": list(j.chunks),
+                "rpc": list(j.rpc),
+                "calls": [protocol.encode(list(args)) for args in j.calls],
+                "public": j.public,
+                "time_limit": j.time_limit,
+            }
             for j in jobs
         ]
         protocol.write_frame(self.to_worker, {"type": "job", "functions": functions})
@@ -157,8 +168,11 @@ def _function_run(message: dict) -> FunctionRun:
             value, error = None, {"type": "Ungradable", "message": "malformed value"}
         if error is not None and type(error) is not dict:
             error = {"type": "Error", "message": "malformed error"}
-        results.append(CallResult(value, error, str(raw.get("stdout", ""))[:8000],
-                                  float(raw.get("seconds", 0.0))))
+        results.append(
+            CallResult(
+                value, error, str(raw.get("stdout", ""))[:8000], float(raw.get("seconds", 0.0))
+            )
+        )
     return FunctionRun(
         name=message["name"],
         status=message["status"],
@@ -172,16 +186,16 @@ def _function_run(message: dict) -> FunctionRun:
 class WorkerPool:
     """`size` warm workers; `run` borrows one, so it may be called from `size` threads at once."""
 
-    def __init__(self, setup: Setup, size: int, require: tuple[str, ...] = ()) -> None:
-        self.setup, self.require = setup, require
+    def __init__(self, setup: Setup, size: int, require_isolation: bool = False) -> None:
+        self.setup = setup
         self.idle: queue.Queue[_Worker] = queue.Queue()
         self.lock = threading.Lock()
         self.workers: list[_Worker] = []
         for _ in range(max(1, size)):
             self._start()
         self.host_protections = self.workers[0].host_protections
-        missing = [name for name in require if self.host_protections.get(name) != "on"]
-        if missing:
+        missing = [name for name, state in self.host_protections.items() if state != "on"]
+        if require_isolation and missing:
             self.close()
             reasons = "; ".join(f"{n}: {self.host_protections.get(n, 'unknown')}" for n in missing)
             raise SandboxUnavailable(f"required protections are off on this host ({reasons})")
@@ -202,8 +216,9 @@ class WorkerPool:
                 self.workers.remove(worker)
             worker.process.kill()
             self._start()
-            failed = [FunctionRun(j.name, "crashed", detail="the sandbox worker failed")
-                      for j in jobs]
+            failed = [
+                FunctionRun(j.name, "crashed", detail="the sandbox worker failed") for j in jobs
+            ]
             return failed, ()
         self.idle.put(worker)
         return result

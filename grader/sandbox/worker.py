@@ -7,6 +7,8 @@ on stdin and answers on stdout, relaying the child's calls to reference function
 from __future__ import annotations
 
 import ctypes
+import dataclasses
+import gc
 import importlib
 import os
 import select
@@ -24,9 +26,51 @@ import numpy
 from grader.sandbox import harness, isolation, protocol
 
 PRELOADED = (
-    "copy", "math", "cmath", "random", "functools", "itertools", "collections", "re", "time",
-    "decimal", "fractions", "statistics", "typing", "dataclasses", "string", "operator",
-    "numpy.linalg", "numpy.random", "json", "traceback", "linecache", "warnings",
+    "copy",
+    "math",
+    "cmath",
+    "random",
+    "functools",
+    "itertools",
+    "collections",
+    "re",
+    "time",
+    "decimal",
+    "fractions",
+    "statistics",
+    "typing",
+    "dataclasses",
+    "string",
+    "operator",
+    "numpy.linalg",
+    "numpy.random",
+    "json",
+    "traceback",
+    "linecache",
+    "warnings",
+    "unicodedata",
+    "heapq",
+    "bisect",
+    "array",
+    "struct",
+    "textwrap",
+    "pprint",
+    "numbers",
+    "abc",
+    "enum",
+    "contextlib",
+    "inspect",
+    "ast",
+    "dis",
+    "io",
+    "datetime",
+    "calendar",
+    "hashlib",
+    "base64",
+    "encodings.idna",
+    "encodings.utf_8",
+    "encodings.latin_1",
+    "encodings.ascii",
 )
 MAX_CHILD_BYTES = 32 * 1024 * 1024
 SANDBOX_UID = 65534
@@ -87,95 +131,131 @@ class Worker:
             uid=self.uid,
         )
         self.protections: tuple[str, ...] = ()
+        self.retired: list[Child] = []
+        self.host = isolation.protections()
+        gc.freeze()
+        self.contained = self.host.get("seccomp") == "on"
 
-    def run_job(self, job: dict) -> None:
-        for function in job["functions"]:
-            report = self.run_function(function)
-            protocol.write_frame(1, {"type": "function", **report})
-        protocol.write_frame(1, {"type": "job_done", "protections": list(self.protections)})
-
-    def run_function(self, function: dict) -> dict:
+    def spawn(self) -> Child:
+        """Fork and confine a child that waits for functions on its pipe."""
         scratch = Path(tempfile.mkdtemp(dir=self.scratch_root))
         if self.uid is not None:
             os.chown(scratch, self.uid, self.uid)
         calls_r, calls_w = os.pipe()
         results_r, results_w = os.pipe()
-        read_r, read_w = os.pipe()
         pid = os.fork()
         if pid == 0:
-            self._child(function, scratch, calls_r, results_w, read_w)
-        for fd in (calls_r, results_w, read_w):
-            os.close(fd)
+            self._child(scratch, calls_r, results_w)
+        os.close(calls_r)
+        os.close(results_w)
+        return Child(pid, calls_w, results_r, scratch)
+
+    def retire(self, child: Child, wait: bool = False) -> str | None:
+        """Kill a child; reap it now (to say how it ended) or at the next job."""
+        os.close(child.calls_w)
+        os.close(child.results_r)
+        with suppress(ProcessLookupError):
+            os.kill(child.pid, signal.SIGKILL)
+        if wait:
+            return _end(child, self.contained)
+        self.retired.append(child)
+        return None
+
+    def run_job(self, job: dict, child: Child) -> Child:
+        """Run a submission's functions, in `child` while it stays clean; return the next spare."""
+        for retired in self.retired:
+            _end(retired, self.contained)
+        self.retired.clear()
+        for function in job["functions"]:
+            child = child or self.spawn()
+            report, clean = self.run_function(child, function)
+            if not clean:
+                ended = self.retire(child, wait=True)
+                if report["status"] == "crashed" and ended:
+                    report["detail"] = ended
+                child = None
+            protocol.write_frame(1, {"type": "function", **report})
+        protocol.write_frame(1, {"type": "job_done", "protections": list(self.protections)})
+        if child is not None:
+            self.retire(child)
+        return self.spawn()
+
+    def run_function(self, child: Child, function: dict) -> tuple[dict, bool]:
+        """Send one function to the child and relay its results; also say if the child is clean."""
         started = time.monotonic()
-        channel = ChildChannel(results_r, started + function["time_limit"])
+        channel = ChildChannel(child.results_r, started + function["time_limit"])
         report = {"name": function["name"], "results": [], "status": "ok", "detail": ""}
+        clean = False
         try:
-            self._converse(function, channel, calls_w, report)
+            clean = self._converse(function, channel, child.calls_w, report)
         except Deadline:
             report["status"] = "timeout"
         except protocol.ProtocolError as problem:
             report["status"], report["detail"] = "crashed", str(problem)
-        finally:
-            code = _end(pid)
-            self.protections = tuple(os.read(read_r, 4096).decode().split()) or self.protections
-            for fd in (calls_w, results_r, read_r):
-                os.close(fd)
-            shutil.rmtree(scratch, ignore_errors=True)
         report["seconds"] = time.monotonic() - started
-        if report["status"] == "ok" and code is not None:
-            report["status"], report["detail"] = "crashed", code
-        return report
+        return report, clean
 
-    def _converse(self, function: dict, channel: ChildChannel, calls_w: int, report: dict) -> None:
+    def _converse(self, function: dict, channel: ChildChannel, calls_w: int, report: dict) -> bool:
+        spec = {k: function[k] for k in ("name", "chunks", "rpc")}
+        _write_child(calls_w, {"type": "function", **spec}, channel.deadline)
         defined = channel.next()
         if defined is None or defined.get("type") != "defined":
             raise protocol.ProtocolError("the process ended before the function was defined")
+        self.protections = tuple(defined.get("protections", ()))
         if "error" in defined:
             report["status"], report["define_error"] = "define_error", defined["error"]
-            return
-        for args in function["calls"]:
-            _write_child(calls_w, {"type": "run", "args": args}, channel.deadline)
-            while True:
+        else:
+            self._run_calls(function, channel, calls_w, report["results"])
+        _write_child(calls_w, {"type": "end"}, channel.deadline)
+        ended = channel.next()
+        return bool(ended and ended.get("type") == "ended" and ended.get("clean") is True)
+
+    def _run_calls(
+        self, function: dict, channel: ChildChannel, calls_w: int, results: list
+    ) -> None:
+        """Public calls first; hidden calls are sent only once every public one is answered."""
+        calls, public = function["calls"], function["public"]
+        for batch in (calls[:public], calls[public:]):
+            if not batch:
+                continue
+            expected = len(results) + len(batch)
+            _write_child(calls_w, {"type": "run", "calls": batch}, channel.deadline)
+            while len(results) < expected:
                 message = channel.next()
                 if message is None:
                     raise protocol.ProtocolError("the process ended in the middle of a case")
                 if message.get("type") == "call":
                     protocol.write_frame(1, message)
                     _write_child(calls_w, protocol.read_frame(0) or {}, channel.deadline)
-                    continue
-                report["results"].append(message)
-                break
-        _write_child(calls_w, {"type": "done"}, channel.deadline)
-        if channel.next() is not None:
-            raise protocol.ProtocolError("the function wrote to the result channel on its own")
+                elif message.get("type") == "result":
+                    results.append(message)
+                else:
+                    raise protocol.ProtocolError("unexpected message from the function")
 
-    def _child(self, function: dict, scratch: Path, calls_r: int, results_w: int,
-               read_w: int) -> None:
+    def _child(self, scratch: Path, calls_r: int, results_w: int) -> None:
         try:
             os.setpgid(0, 0)
             signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
             null = os.open(os.devnull, os.O_RDWR)
-            out = os.open(scratch / "output.txt", os.O_WRONLY | os.O_CREAT, 0o600)
-            for target, fd in ((0, null), (1, out), (2, out), (3, calls_r), (4, results_w),
-                               (5, read_w)):
+            out = os.open(scratch / "output.txt", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+            for target, fd in ((0, null), (1, out), (2, out), (3, calls_r), (4, results_w)):
                 os.dup2(fd, target)
-            os.closerange(6, 1 << 16)
+            os.closerange(5, 1 << 16)
             os.chdir(scratch)
-            confinement = self.confinement.__class__(
-                read_paths=self.confinement.read_paths,
-                write_paths=(str(scratch),),
-                limits=self.confinement.limits,
-                uid=self.confinement.uid,
-            )
-            os.write(5, " ".join(isolation.confine(confinement)).encode())
-            os.close(5)
-            namespace = dict(self.namespace)
-            chunks, name, rpc = function["chunks"], function["name"], function["rpc"]
-            function.clear()
-            harness.serve(namespace, chunks, name, rpc, 3, 4)
+            confinement = dataclasses.replace(self.confinement, write_paths=(str(scratch),))
+            protections = isolation.confine(confinement)
+            harness.serve(self.namespace, 3, 4, protections)
         except BaseException:  # noqa: BLE001 - the child must never return into the worker loop
             os._exit(70)
         os._exit(0)
+
+
+@dataclasses.dataclass(frozen=True)
+class Child:
+    pid: int
+    calls_w: int
+    results_r: int
+    scratch: Path
 
 
 def _write_child(fd: int, message: dict, deadline: float) -> None:
@@ -190,14 +270,19 @@ def _write_child(fd: int, message: dict, deadline: float) -> None:
             raise protocol.ProtocolError("the process stopped reading") from None
 
 
-def _end(pid: int) -> str | None:
-    """Kill the child and everything it started; describe how it ended, None if normally."""
+def _end(child: Child, contained: bool) -> str | None:
+    """Kill the child and all it started, remove its scratch; say how it ended (None: normally).
+
+    Where seccomp stops the child from creating processes, nothing else can be left.
+    """
     with suppress(ProcessLookupError):
-        os.killpg(pid, signal.SIGKILL)
+        os.killpg(child.pid, signal.SIGKILL)
     with suppress(ProcessLookupError):
-        os.kill(pid, signal.SIGKILL)
-    _, status = os.waitpid(pid, 0)
-    _reap_orphans()
+        os.kill(child.pid, signal.SIGKILL)
+    _, status = os.waitpid(child.pid, 0)
+    if not contained:
+        _reap_orphans()
+    shutil.rmtree(child.scratch, ignore_errors=True)
     if os.WIFSIGNALED(status):
         number = os.WTERMSIG(status)
         if number == signal.SIGKILL:
@@ -226,8 +311,15 @@ def _python_paths() -> tuple[str, ...]:
     paths = {sysconfig.get_path(name) for name in names}
     paths.add(str(Path(numpy.__file__).parent))
     paths.add(str(Path(__file__).resolve().parent.parent))
-    system = ("/usr/lib", "/usr/lib64", "/lib", "/lib64", "/etc/ld.so.cache", "/dev/null",
-              "/dev/urandom")
+    system = (
+        "/usr/lib",
+        "/usr/lib64",
+        "/lib",
+        "/lib64",
+        "/etc/ld.so.cache",
+        "/dev/null",
+        "/dev/urandom",
+    )
     return tuple(sorted(p for p in paths | set(system) if p and os.path.exists(p)))
 
 
@@ -239,10 +331,11 @@ def main() -> None:
     if setup is None:
         return
     worker = Worker(setup)
-    protocol.write_frame(1, {"type": "ready", "protections": isolation.protections()})
+    protocol.write_frame(1, {"type": "ready", "protections": worker.host})
+    spare = worker.spawn()
     try:
         while (job := protocol.read_frame(0)) is not None:
-            worker.run_job(job)
+            spare = worker.run_job(job, spare)
     finally:
         shutil.rmtree(worker.scratch_root, ignore_errors=True)
 
