@@ -1,7 +1,8 @@
 """Containment tests: each attack runs in a forked child after confine(); the parent judges.
 
-Tests that must show a layer working (not plain Unix permissions) keep the child root
-(``uid=None``): root would pass every permission check, so only the sandbox can say no.
+Tests that must show a layer working (not plain Unix permissions) keep the child's uid
+(``uid=None``): run as root, as here and in CI, the child then passes every permission check,
+so only the sandbox can say no.
 """
 
 import ctypes
@@ -15,6 +16,7 @@ import shutil
 import signal
 import site
 import socket
+import struct
 import subprocess
 import sys
 import tempfile
@@ -32,6 +34,7 @@ from grader.sandbox import isolation
 from grader.sandbox.isolation import PROTECTIONS, Confinement, Limits, confine, protections
 
 LINUX = sys.platform.startswith("linux")
+ROOT = os.geteuid() == 0
 NOBODY = 65534
 READ_PATHS = tuple(
     dict.fromkeys(
@@ -122,8 +125,11 @@ def c_call(function: Callable[..., int], *args: object) -> Callable[[], None]:
     return call
 
 
-def as_root(tmp_path: Path, **changes: object) -> Confinement:
-    """A confinement that keeps root, so no permission check but the sandbox's can deny."""
+needs_root = pytest.mark.skipif(not ROOT, reason="about dropping root to uid 65534")
+
+
+def keep_uid(tmp_path: Path, **changes: object) -> Confinement:
+    """A confinement with a scratch dir in tmp_path that keeps the uid (root here)."""
     scratch = tmp_path / "scratch"
     scratch.mkdir(exist_ok=True)
     return replace(Confinement(READ_PATHS, (str(scratch),), uid=None), **changes)
@@ -133,7 +139,8 @@ def as_root(tmp_path: Path, **changes: object) -> Confinement:
 def scratch() -> Iterator[Path]:
     """A scratch dir the dropped uid can reach and write (tmp_path is root-only)."""
     path = Path(tempfile.mkdtemp(prefix="grader-isolation-"))
-    os.chown(path, NOBODY, NOBODY)
+    if ROOT:
+        os.chown(path, NOBODY, NOBODY)
     yield path
     shutil.rmtree(path)
 
@@ -195,7 +202,7 @@ def test_missing_read_path_is_skipped_missing_write_path_fails(tmp_path: Path) -
     ids=["inet-tcp", "inet6-udp", "unix", "socketpair"],
 )
 def test_sockets_denied(tmp_path: Path, attack: Callable[[], object]) -> None:
-    assert outcome(lambda: errno_of(attack), as_root(tmp_path)) == "EPERM"
+    assert outcome(lambda: errno_of(attack), keep_uid(tmp_path)) == "EPERM"
 
 
 # --- processes, threads, signals --------------------------------------------------------------
@@ -215,7 +222,7 @@ def fork_and_reap() -> None:
     ids=["fork", "subprocess"],
 )
 def test_new_processes_denied(tmp_path: Path, attack: Callable[[], object]) -> None:
-    assert outcome(lambda: errno_of(attack), as_root(tmp_path)) == "EPERM"
+    assert outcome(lambda: errno_of(attack), keep_uid(tmp_path)) == "EPERM"
 
 
 def thread_result() -> str:
@@ -226,6 +233,7 @@ def thread_result() -> str:
     return str(results)
 
 
+@needs_root
 @needs("seccomp", "unprivileged")
 def test_threads_still_work(scratch: Path) -> None:
     # RLIMIT_NPROC counts the threads of the dropped uid, so allow a few.
@@ -233,6 +241,7 @@ def test_threads_still_work(scratch: Path) -> None:
     assert outcome(thread_result, confinement) == "[5.0]"
 
 
+@needs_root
 @needs("unprivileged")
 def test_default_process_limit_also_stops_threads(scratch: Path) -> None:
     report = outcome(thread_result, Confinement(READ_PATHS, (str(scratch),)))
@@ -242,7 +251,7 @@ def test_default_process_limit_also_stops_threads(scratch: Path) -> None:
 @needs("seccomp")
 def test_clone3_reports_enosys_so_glibc_falls_back(tmp_path: Path) -> None:
     attack = c_call(libc.syscall, 435, None, 0)  # clone3(NULL, 0): EINVAL when unfiltered
-    assert outcome(lambda: errno_of(attack), as_root(tmp_path)) == "ENOSYS"
+    assert outcome(lambda: errno_of(attack), keep_uid(tmp_path)) == "ENOSYS"
 
 
 def signal_attacks(victim_pid: int) -> str:
@@ -260,7 +269,7 @@ def signal_attacks(victim_pid: int) -> str:
 
 @needs("seccomp", "landlock-scope")
 def test_signals_only_to_self(tmp_path: Path, victim: subprocess.Popen) -> None:
-    report = outcome(lambda: signal_attacks(victim.pid), as_root(tmp_path))
+    report = outcome(lambda: signal_attacks(victim.pid), keep_uid(tmp_path))
     assert (
         report == "victim=EPERM parent=EPERM init=EPERM group=EPERM pidfd=EPERM sigio=EPERM self=ok"
     )
@@ -301,7 +310,7 @@ def test_reads_only_under_read_paths(tmp_path: Path) -> None:
     private.mkdir()
     (public / "notes.txt").write_text("visible")
     (private / "canary.txt").write_text("SECRET")
-    confinement = as_root(tmp_path, read_paths=(*READ_PATHS, str(public)))
+    confinement = keep_uid(tmp_path, read_paths=(*READ_PATHS, str(public)))
 
     def attack() -> str:
         seen = (public / "notes.txt").read_text()
@@ -313,7 +322,7 @@ def test_reads_only_under_read_paths(tmp_path: Path) -> None:
 
 @needs("landlock")
 def test_writes_only_under_write_paths(tmp_path: Path) -> None:
-    confinement = as_root(tmp_path)
+    confinement = keep_uid(tmp_path)
     inside, outside = tmp_path / "scratch" / "out.txt", tmp_path / "escaped.txt"
     kept = tmp_path / "kept.txt"
     kept.write_text("intact")
@@ -342,6 +351,7 @@ def test_writes_only_under_write_paths(tmp_path: Path) -> None:
 # --- privileges and limits --------------------------------------------------------------------
 
 
+@needs_root
 @needs("unprivileged")
 def test_root_is_dropped_for_good(scratch: Path) -> None:
     def attack() -> str:
@@ -353,10 +363,11 @@ def test_root_is_dropped_for_good(scratch: Path) -> None:
     assert outcome(attack, Confinement(READ_PATHS, (str(scratch),))) == expected
 
 
+@needs_root
 @needs("rlimits", "seccomp")
-@pytest.mark.parametrize("keep_root", [True, False], ids=["root", "nobody"])
-def test_limits_cannot_be_raised(tmp_path: Path, scratch: Path, keep_root: bool) -> None:
-    confinement = as_root(tmp_path) if keep_root else Confinement(READ_PATHS, (str(scratch),))
+@pytest.mark.parametrize("drop_root", [False, True], ids=["root", "nobody"])
+def test_limits_cannot_be_raised(tmp_path: Path, scratch: Path, drop_root: bool) -> None:
+    confinement = Confinement(READ_PATHS, (str(scratch),)) if drop_root else keep_uid(tmp_path)
     unlimited = (resource.RLIM_INFINITY, resource.RLIM_INFINITY)
 
     def attack() -> str:
@@ -381,7 +392,7 @@ def test_memory_limit(tmp_path: Path) -> None:
             return f"small ok ({small.nbytes >> 20} MiB), 2 GiB: MemoryError"
         return "2 GiB allocated"
 
-    assert outcome(attack, as_root(tmp_path)) == "small ok (100 MiB), 2 GiB: MemoryError"
+    assert outcome(attack, keep_uid(tmp_path)) == "small ok (100 MiB), 2 GiB: MemoryError"
 
 
 @needs("rlimits")
@@ -393,7 +404,7 @@ def test_file_size_and_descriptor_limits(tmp_path: Path) -> None:
         too_many = errno_of(lambda: [os.open("/dev/null", os.O_RDONLY) for _ in range(100)])
         return f"{too_big} {too_many}"
 
-    confinement = as_root(tmp_path, read_paths=(*READ_PATHS, "/dev/null"))
+    confinement = keep_uid(tmp_path, read_paths=(*READ_PATHS, "/dev/null"))
     assert outcome(attack, confinement) == "EFBIG EMFILE"
     assert big.stat().st_size == 16 << 20
 
@@ -404,7 +415,7 @@ def test_cpu_limit_kills(tmp_path: Path) -> None:
         while True:
             pass
 
-    report, status = run_child(spin, as_root(tmp_path, limits=Limits(cpu_seconds=1)))
+    report, status = run_child(spin, keep_uid(tmp_path, limits=Limits(cpu_seconds=1)))
     assert report == ""
     assert os.WIFSIGNALED(status)
     assert os.WTERMSIG(status) in (signal.SIGKILL, signal.SIGXCPU)
@@ -438,7 +449,7 @@ KERNEL_ATTACKS: dict[str, Callable[[], Callable[[], object]]] = {
 @needs("seccomp")
 @pytest.mark.parametrize("name", KERNEL_ATTACKS)
 def test_kernel_interfaces_denied(tmp_path: Path, name: str) -> None:
-    assert outcome(lambda: errno_of(KERNEL_ATTACKS[name]()), as_root(tmp_path)) == "EPERM"
+    assert outcome(lambda: errno_of(KERNEL_ATTACKS[name]()), keep_uid(tmp_path)) == "EPERM"
 
 
 @needs("seccomp")
@@ -446,7 +457,7 @@ def test_kernel_interfaces_denied(tmp_path: Path, name: str) -> None:
 def test_x32_syscall_kills_the_process(tmp_path: Path) -> None:
     report, status = run_child(
         lambda: str(libc.syscall(0x40000000 | 39)),  # x32 getpid
-        as_root(tmp_path),
+        keep_uid(tmp_path),
     )
     assert report == ""
     assert os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGSYS
@@ -463,3 +474,74 @@ def test_numpy_still_works(scratch: Path) -> None:
         return f"{numpy.linalg.norm([3.0, 4.0])} {(matrix @ matrix).trace()}"
 
     assert outcome(compute, Confinement(READ_PATHS, (str(scratch),))) == "5.0 180.0"
+
+
+# --- the filter itself, for both architectures (aarch64 cannot run here) ---------------------
+
+ALLOW, EPERM, ENOSYS, KILL = 0x7FFF0000, 0x50001, 0x50026, 0x80000000
+AUDIT_ARCH = {"x86_64": 0xC000003E, "aarch64": 0xC00000B7}
+# name: (x86_64, aarch64) from the kernel's syscall tables, independent of the module's.
+NR = {
+    "read": (0, 63),
+    "socket": (41, 198),
+    "fork": (57, None),
+    "clone": (56, 220),
+    "clone3": (435, 435),
+    "kill": (62, 129),
+    "tgkill": (234, 131),
+    "ptrace": (101, 117),
+    "unshare": (272, 97),
+    "ioctl": (16, 29),
+    "fcntl": (72, 25),
+    "prlimit64": (302, 261),
+    "setrlimit": (160, 164),
+    "mmap": (9, 222),
+}
+
+
+def run_filter(code: bytes, arch: int, nr: int, *args: int) -> int:
+    """Interpret a classic BPF seccomp filter on one struct seccomp_data."""
+    data = struct.pack("<iIQ6Q", nr, arch, 0, *args, *[0] * (6 - len(args)))
+    pc = accumulator = 0
+    while True:
+        op, jump_true, jump_false, k = struct.unpack_from("=HBBI", code, 8 * pc)
+        pc += 1
+        if op == 0x06:  # ret k
+            return k
+        if op == 0x20:  # ld [k]
+            accumulator = struct.unpack_from("<I", data, k)[0]
+            continue
+        taken = {0x15: accumulator == k, 0x35: accumulator >= k, 0x45: accumulator & k}[op]
+        pc += jump_true if taken else jump_false
+
+
+@pytest.mark.parametrize("arch", AUDIT_ARCH)
+def test_filter_decisions(arch: str) -> None:
+    code, pid_offset = isolation._seccomp_program(arch)
+    code = bytearray(code)
+    struct.pack_into("=I", code, pid_offset, 4242)
+    column = arch == "aarch64"
+
+    def decide(name: str, *args: int) -> int:
+        return run_filter(bytes(code), AUDIT_ARCH[arch], NR[name][column], *args)
+
+    thread_flags = 0x3D0F00  # what glibc's pthread_create passes, CLONE_THREAD included
+    assert run_filter(bytes(code), 0x40000003, 0) == KILL  # i386 on x86_64
+    assert decide("read") == decide("mmap") == ALLOW
+    assert decide("socket") == decide("ptrace") == decide("unshare") == EPERM
+    assert decide("clone", thread_flags) == ALLOW
+    assert decide("clone", signal.SIGCHLD) == EPERM
+    assert decide("clone", thread_flags | 0x10000000) == EPERM  # + CLONE_NEWUSER
+    assert decide("clone3") == ENOSYS
+    assert decide("kill", 4242, signal.SIGTERM) == decide("tgkill", 4242, 4243) == ALLOW
+    assert decide("kill", 4243, 0) == decide("tgkill", 1, 1) == EPERM
+    assert decide("ioctl", 0, termios.FIONREAD) == ALLOW
+    assert decide("ioctl", 0, termios.TIOCSTI) == decide("ioctl", 0, 1 << 32 | 0x5412) == EPERM
+    assert decide("fcntl", 0, fcntl.F_GETFL) == ALLOW
+    assert decide("fcntl", 0, fcntl.F_SETOWN) == EPERM
+    assert decide("prlimit64", 0, 9, 0, 0x7FFF0000) == ALLOW  # read only: new_limit NULL
+    assert decide("prlimit64", 0, 9, 0x1000) == decide("prlimit64", 0, 9, 1 << 40) == EPERM
+    assert decide("setrlimit", 9, 0x1000) == EPERM
+    if arch == "x86_64":
+        assert decide("fork") == EPERM
+        assert run_filter(bytes(code), AUDIT_ARCH[arch], 0x40000000 | 39) == KILL  # x32
