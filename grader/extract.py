@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ast
 import builtins
+import functools
 import re
 from dataclasses import dataclass
 
@@ -16,6 +17,7 @@ from grader.read import Cell
 _MARKER = re.compile(r"^\s*#\s*graded\s*function\b[\s:]*([A-Za-z_]\w*)?", re.I | re.M)
 _MAGIC = re.compile(r"^([ \t]*)(?:[%!]|\w+\s*=\s*[%!]).*$", re.M)
 _BUILTINS = frozenset(dir(builtins))
+_IDENTIFIER = re.compile(r"[^\W\d]\w*")
 
 
 @dataclass(frozen=True)
@@ -49,7 +51,11 @@ class _ParsedCell:
     def defines(self, name: str) -> bool:
         if self.tree is None:
             return re.search(rf"^def\s+{re.escape(name)}\s*\(", self.source, re.M) is not None
-        return any(_bound_names(node) & {name} for node in self.tree.body)
+        return name in self.top_level_names
+
+    @functools.cached_property
+    def top_level_names(self) -> set[str]:
+        return set().union(*(_bound_names(node) for node in self.tree.body))
 
 
 def strip_magics(source: str) -> str:
@@ -62,7 +68,13 @@ def extract(
 ) -> dict[str, Extraction]:
     """Find every graded function in the cells; each gets an `Extraction`, found or not."""
     parsed = [_parse(cell) for cell in cells]
-    return {name: _extract_one(name, parsed, graded, provided) for name in graded}
+    providers: dict[str, tuple[_ParsedCell, ast.stmt]] = {}
+    for cell in parsed:
+        for node in cell.tree.body if cell.tree else ():
+            if isinstance(node, ast.Import | ast.ImportFrom) or _is_definition(node, helpers=True):
+                for bound in _bound_names(node):
+                    providers[bound] = (cell, node)
+    return {name: _extract_one(name, parsed, providers, graded, provided) for name in graded}
 
 
 def _parse(cell: Cell) -> _ParsedCell:
@@ -89,7 +101,11 @@ def _graded_cell(name: str, parsed: list[_ParsedCell]) -> _ParsedCell | None:
 
 
 def _extract_one(
-    name: str, parsed: list[_ParsedCell], graded: tuple[str, ...], provided: frozenset[str]
+    name: str,
+    parsed: list[_ParsedCell],
+    providers: dict[str, tuple[_ParsedCell, ast.stmt]],
+    graded: tuple[str, ...],
+    provided: frozenset[str],
 ) -> Extraction:
     home = _graded_cell(name, parsed)
     if home is None:
@@ -111,25 +127,20 @@ def _extract_one(
         )
     kept = [node for node in home.tree.body if _is_definition(node)]
     own = set().union(*(_bound_names(node) for node in kept))
-    needed = _free_names(kept) - own - _BUILTINS
+    needed = _free_names(kept, home) - own - _BUILTINS
     external = (provided | set(graded)) - own
-    chunks = _dependencies(needed - external, parsed, home, external)
+    chunks = _dependencies(needed - external, providers, home, external)
     chunks.extend(_chunk(home, node) for node in kept)
     return Extraction(name, "found", cell=number, code=home.cell.source, chunks=tuple(chunks))
 
 
 def _dependencies(
-    wanted: set[str], parsed: list[_ParsedCell], home: _ParsedCell, external: set[str]
+    wanted: set[str],
+    providers: dict[str, tuple[_ParsedCell, ast.stmt]],
+    home: _ParsedCell,
+    external: set[str],
 ) -> list[Chunk]:
     """Imports and helper definitions from other cells that the graded code uses, transitively."""
-    providers: dict[str, tuple[_ParsedCell, ast.stmt]] = {}
-    for cell in parsed:
-        if cell is home or cell.tree is None:
-            continue
-        for node in cell.tree.body:
-            if isinstance(node, ast.Import | ast.ImportFrom) or _is_definition(node, helpers=True):
-                for bound in _bound_names(node):
-                    providers[bound] = (cell, node)
     taken: dict[int, Chunk] = {}
     queue, seen = list(wanted), set()
     while queue:
@@ -138,9 +149,9 @@ def _dependencies(
             continue
         seen.add(name)
         cell, node = providers[name]
-        if id(node) not in taken:
+        if cell is not home and id(node) not in taken:
             taken[id(node)] = _chunk(cell, node)
-            queue.extend(_free_names([node]) - _BUILTINS - external)
+            queue.extend(_free_names([node], cell) - _BUILTINS - external)
     return sorted(taken.values(), key=lambda c: (c.cell, c.first_line))
 
 
@@ -172,12 +183,13 @@ def _bound_names(node: ast.stmt) -> set[str]:
     return {n.id for t in targets for n in ast.walk(t) if isinstance(n, ast.Name)}
 
 
-def _free_names(nodes: list[ast.stmt]) -> set[str]:
+def _free_names(nodes: list[ast.stmt], cell: _ParsedCell) -> set[str]:
+    """Every identifier written in the nodes' source: a cheap superset of the names they use."""
+    lines = cell.source.splitlines()
     return {
-        n.id
+        word
         for node in nodes
-        for n in ast.walk(node)
-        if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)
+        for word in _IDENTIFIER.findall("\n".join(lines[node.lineno - 1 : node.end_lineno]))
     }
 
 

@@ -74,13 +74,10 @@ def _gradient_check_n_cases(rng: np.random.Generator) -> list[Case]:
         ),
     ]
     X, Y, parameters = _network(rng, m=5)
-    right = _gradients(X, Y, parameters)
-    wrong = {**right, "dW3": -right["dW3"], "db2": 0.5 * right["db2"]}
-    for gradients, kind in ((right, "correct"), (wrong, "wrong")):
-        args = (parameters, gradients, X, Y, HIDDEN_EPSILON)
-        expected = solution.gradient_check_n(*args)
-        name = f"another network, {kind} gradients, epsilon={HIDDEN_EPSILON:g}"
-        cases.append(Case("gradient_check_n", args, Close(expected, rtol=1e-5), name, hidden=True))
+    args = (parameters, _gradients(X, Y, parameters), X, Y, HIDDEN_EPSILON)
+    expected = Close(solution.gradient_check_n(*args), rtol=1e-5)
+    name = f"another network and epsilon={HIDDEN_EPSILON:g}"
+    cases.append(Case("gradient_check_n", args, expected, name, hidden=True, weight=2))
     return cases
 
 
@@ -89,7 +86,7 @@ def _gradient_check_cases(rng: np.random.Generator) -> list[Case]:
         _exact("gradient_check", (2, 4), "gradient_check(2, 4) is 2.919e-10", rtol=1e-4),
         _exact("gradient_check", (3, 4), "gradient_check(3, 4) is 7.814e-11", rtol=1e-4),
     ]
-    draws = [(float(rng.uniform(-5, 5)), float(rng.uniform(-5, 5))) for _ in range(3)]
+    draws = [(float(rng.uniform(-5, 5)), float(rng.uniform(-5, 5)))]
     draws.append((rng.uniform(-3, 3, 4), float(rng.uniform(0.5, 5))))
     for x, theta in draws:
         if solution.gradient_check(x, theta) > 0:
