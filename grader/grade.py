@@ -42,6 +42,16 @@ def fingerprint(submission: Submission, assignment_fingerprint: str) -> str:
     return digest.hexdigest()[:24]
 
 
+def remove_leftovers(out: Path) -> None:
+    """Delete temporary files an interrupted batch may have left half-written."""
+    for leftover in (
+        *out.glob(".*.tmp"),
+        *out.glob("*/.report.html.*"),
+        *out.glob("*/.results.json.*"),
+    ):
+        leftover.unlink(missing_ok=True)
+
+
 def grade_one(
     pool: WorkerPool, assignment: Assignment, submission: Submission, public_only: bool = False
 ) -> SubmissionResult:
@@ -68,6 +78,7 @@ def grade_batch(
 ) -> BatchOutcome:
     """Grade every submission under `paths` into `out`; returns counts and the class mean."""
     out.mkdir(parents=True, exist_ok=True)
+    remove_leftovers(out)
     files = find_files(paths)
     ids = list(unique_ids(source for source, _ in files))
     jobs = jobs or default_size()

@@ -74,6 +74,7 @@ PRELOADED = (
 )
 MAX_CHILD_BYTES = 32 * 1024 * 1024
 SANDBOX_UID = 65534
+PR_SET_PDEATHSIG = 1
 PR_SET_CHILD_SUBREAPER = 36
 
 
@@ -132,6 +133,7 @@ class Worker:
         )
         self.protections: tuple[str, ...] = ()
         self.retired: list[Child] = []
+        self.children: dict[int, Child] = {}
         self.host = isolation.protections()
         gc.freeze()
         self.contained = self.host.get("seccomp") == "on"
@@ -148,7 +150,9 @@ class Worker:
             self._child(scratch, calls_r, results_w)
         os.close(calls_r)
         os.close(results_w)
-        return Child(pid, calls_w, results_r, scratch)
+        child = Child(pid, calls_w, results_r, scratch)
+        self.children[pid] = child
+        return child
 
     def retire(self, child: Child, wait: bool = False) -> str | None:
         """Kill a child; reap it now (to say how it ended) or at the next job."""
@@ -157,14 +161,26 @@ class Worker:
         with suppress(ProcessLookupError):
             os.kill(child.pid, signal.SIGKILL)
         if wait:
-            return _end(child, self.contained)
+            return self._end(child)
         self.retired.append(child)
         return None
+
+    def _end(self, child: Child) -> str | None:
+        self.children.pop(child.pid, None)
+        return _end(child, self.contained)
+
+    def shutdown(self) -> None:
+        """Kill every child still alive and remove all scratch space."""
+        for child in list(self.children.values()):
+            with suppress(ProcessLookupError):
+                os.kill(child.pid, signal.SIGKILL)
+            self._end(child)
+        shutil.rmtree(self.scratch_root, ignore_errors=True)
 
     def run_job(self, job: dict, child: Child) -> Child:
         """Run a submission's functions, in `child` while it stays clean; return the next spare."""
         for retired in self.retired:
-            _end(retired, self.contained)
+            self._end(retired)
         self.retired.clear()
         for function in job["functions"]:
             child = child or self.spawn()
@@ -244,6 +260,7 @@ class Worker:
             os.chdir(scratch)
             confinement = dataclasses.replace(self.confinement, write_paths=(str(scratch),))
             protections = isolation.confine(confinement)
+            ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
             harness.serve(self.namespace, 3, 4, protections)
         except BaseException:  # noqa: BLE001 - the child must never return into the worker loop
             os._exit(70)
@@ -337,7 +354,7 @@ def main() -> None:
         while (job := protocol.read_frame(0)) is not None:
             spare = worker.run_job(job, spare)
     finally:
-        shutil.rmtree(worker.scratch_root, ignore_errors=True)
+        worker.shutdown()
 
 
 if __name__ == "__main__":

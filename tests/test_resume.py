@@ -1,0 +1,137 @@
+"""Incremental and resumable batches, atomic results, deterministic output."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from grader.grade import grade_batch
+from grader.spec import load_assignment
+from tests.conftest import CORRECT, FORWARD, ROOT, notebook
+
+
+def make_batch(folder: Path, count: int, forward: str = FORWARD) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    for n in range(count):
+        cells = (
+            CORRECT[0],
+            forward.replace("J = theta * x", f"J = theta * x  # student {n}"),
+            *CORRECT[2:],
+        )
+        (folder / f"s{n:03}.ipynb").write_text(notebook(*cells))
+
+
+def without_timestamp(path: Path) -> dict:
+    document = json.loads(path.read_text())
+    document.pop("graded_at")
+    return document
+
+
+def test_unchanged_submissions_are_skipped_and_changed_ones_regraded(tmp_path, assignment):
+    make_batch(tmp_path / "in", 6)
+    out = tmp_path / "out"
+    first = grade_batch([str(tmp_path / "in")], assignment, out, jobs=2)
+    assert (first.graded, first.skipped) == (6, 0)
+    stamp = (out / "s001" / "results.json").stat().st_mtime_ns
+    (tmp_path / "in" / "s002.ipynb").write_text(notebook(*CORRECT[:1]))
+    second = grade_batch([str(tmp_path / "in")], assignment, out, jobs=2)
+    assert (second.graded, second.skipped) == (1, 5)
+    assert (out / "s001" / "results.json").stat().st_mtime_ns == stamp
+    assert json.loads((out / "s002" / "results.json").read_text())["score"] == 0
+    forced = grade_batch([str(tmp_path / "in")], assignment, out, jobs=2, force=True)
+    assert (forced.graded, forced.skipped) == (6, 0)
+
+
+def test_a_changed_assignment_regrades_everything(tmp_path, assignment):
+    make_batch(tmp_path / "in", 3)
+    out = tmp_path / "out"
+    grade_batch([str(tmp_path / "in")], assignment, out, jobs=2)
+    copy = tmp_path / "assignment"
+    shutil.copytree(
+        ROOT / "reference_solutions" / "gradient_checking",
+        copy,
+        ignore=shutil.ignore_patterns("__pycache__"),
+    )
+    with (copy / "assignment.py").open("a") as handle:
+        handle.write("\n# a new hidden case would go here\n")
+    outcome = grade_batch([str(tmp_path / "in")], load_assignment(copy), out, jobs=2)
+    assert (outcome.graded, outcome.skipped) == (3, 0)
+
+
+def test_grading_twice_gives_the_same_bytes_apart_from_the_timestamp(tmp_path, assignment):
+    shutil.copy(ROOT / "submissions" / "li_wei.ipynb", tmp_path / "li_wei.ipynb")
+    shutil.copy(ROOT / "submissions" / "kevin_obrien.ipynb", tmp_path / "kevin_obrien.ipynb")
+    for out in ("a", "b"):
+        grade_batch(
+            [str(tmp_path / "li_wei.ipynb"), str(tmp_path / "kevin_obrien.ipynb")],
+            assignment,
+            tmp_path / out,
+            jobs=2,
+        )
+    for name in ("li_wei", "kevin_obrien"):
+        a, b = (tmp_path / out / name for out in ("a", "b"))
+        assert without_timestamp(a / "results.json") == without_timestamp(b / "results.json")
+        assert (a / "report.html").read_bytes() == (b / "report.html").read_bytes()
+    assert (tmp_path / "a" / "gradebook.csv").read_bytes() == (
+        tmp_path / "b" / "gradebook.csv"
+    ).read_bytes()
+
+
+def _worker_pids() -> set[int]:
+    pids = set()
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if b"grader.sandbox.worker" in (entry / "cmdline").read_bytes():
+                    pids.add(int(entry.name))
+            except OSError:
+                continue
+    return pids
+
+
+def test_a_batch_killed_midway_resumes_with_nothing_lost_or_graded_twice(tmp_path):
+    slow = FORWARD.replace("J = theta * x", "import time\n    time.sleep(0.05)\n    J = theta * x")
+    make_batch(tmp_path / "in", 40, forward=slow)
+    out = tmp_path / "out"
+    command = [
+        sys.executable,
+        "-m",
+        "grader",
+        "grade",
+        str(tmp_path / "in"),
+        "--out",
+        str(out),
+        "--jobs",
+        "2",
+    ]
+    before = _worker_pids()
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 60
+    while len(list(out.glob("*/results.json"))) < 8 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait()
+    done = {p.parent.name for p in out.glob("*/results.json")}
+    assert 8 <= len(done) < 40
+    for name in done:
+        assert json.loads((out / name / "results.json").read_text())["score"] == 100
+    deadline = time.monotonic() + 15
+    while _worker_pids() - before and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not _worker_pids() - before, "sandbox workers outlived the killed grader"
+
+    resumed = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    assert resumed.returncode == 0, resumed.stderr
+    assert f"Graded {40 - len(done)} submission(s), {len(done)} unchanged and skipped" in (
+        resumed.stdout
+    )
+    results = list(out.glob("*/results.json"))
+    assert len(results) == 40
+    assert all(json.loads(p.read_text())["score"] == 100 for p in results)
+    assert not [p for p in out.rglob(".*") if p.is_file()], "temporary files were left behind"
