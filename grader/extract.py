@@ -15,9 +15,15 @@ from dataclasses import dataclass
 from grader.read import Cell
 
 _MARKER = re.compile(r"^\s*#\s*graded\s*function\b[\s:]*([A-Za-z_]\w*)?", re.I | re.M)
-_MAGIC = re.compile(r"^([ \t]*)(?:[%!]|\w+\s*=\s*[%!]).*$", re.M)
+_MAGIC = re.compile(r"^([ \t]*)(?:[%!]|\w+\s*=\s*[%!]|[\w.]+\?\??[ \t]*$).*$", re.M)
 _BUILTINS = frozenset(dir(builtins))
 _IDENTIFIER = re.compile(r"[^\W\d]\w*")
+_HEAD = re.compile(
+    r"^(?:(?:async[ \t]+)?def|class)[ \t]+([^\W\d]\w*)"
+    r"|^([^\W\d]\w*)[ \t]*(?::[^\n=]*)?=(?!=)"
+    r"|^((?:from|import)[ \t][^\n(]*(?:\([^)]*\))?)",
+    re.M,
+)
 
 
 @dataclass(frozen=True)
@@ -40,52 +46,56 @@ class Extraction:
     message: str = ""
 
 
-@dataclass
 class _ParsedCell:
-    cell: Cell
-    source: str
-    tree: ast.Module | None
-    error: SyntaxError | None
-    marker_names: list[str | None]
+    """A code cell, parsed only when something in it is needed."""
 
-    def defines(self, name: str) -> bool:
-        if self.tree is None:
-            return re.search(rf"^def\s+{re.escape(name)}\s*\(", self.source, re.M) is not None
-        return name in self.top_level_names
+    def __init__(self, cell: Cell) -> None:
+        self.cell = cell
+        self.source = strip_magics(cell.source)
+        self.marker_names = [m.group(1) for m in _MARKER.finditer(self.source)]
 
     @functools.cached_property
-    def top_level_names(self) -> set[str]:
-        return set().union(*(_bound_names(node) for node in self.tree.body))
+    def tree(self) -> ast.Module | None:
+        try:
+            return ast.parse(self.source)
+        except (SyntaxError, ValueError) as problem:
+            error = problem if isinstance(problem, SyntaxError) else SyntaxError(str(problem))
+            self.error = error
+            return None
+
+    @functools.cached_property
+    def heads(self) -> set[str]:
+        """Names a top-level statement of the cell may bind (a superset; parsing decides)."""
+        names = set()
+        for match in _HEAD.finditer(self.source):
+            defined, assigned, imported = match.groups()
+            names.update(_IDENTIFIER.findall(imported) if imported else [defined or assigned])
+        return names
+
+    def defines(self, name: str) -> bool:
+        pattern = rf"^(?:async[ \t]+)?def[ \t]+{re.escape(name)}[ \t]*\("
+        return name in self.heads and re.search(pattern, self.source, re.M) is not None
 
 
 def strip_magics(source: str) -> str:
-    """Replace IPython magics and shell escapes with `pass`, keeping line numbers."""
+    """Replace IPython magics, shell escapes and `?` help with `pass`, keeping line numbers."""
     return _MAGIC.sub(lambda m: f"{m.group(1)}pass", source.replace("\r\n", "\n"))
 
 
 def extract(
-    cells: tuple[Cell, ...], graded: tuple[str, ...], provided: frozenset[str]
+    cells: tuple[Cell, ...],
+    graded: tuple[str, ...],
+    provided: frozenset[str],
+    referenced: tuple[str, ...] | None = None,
 ) -> dict[str, Extraction]:
-    """Find every graded function in the cells; each gets an `Extraction`, found or not."""
-    parsed = [_parse(cell) for cell in cells]
-    providers: dict[str, tuple[_ParsedCell, ast.stmt]] = {}
-    for cell in parsed:
-        for node in cell.tree.body if cell.tree else ():
-            if isinstance(node, ast.Import | ast.ImportFrom) or _is_definition(node, helpers=True):
-                for bound in _bound_names(node):
-                    providers[bound] = (cell, node)
-    return {name: _extract_one(name, parsed, providers, graded, provided) for name in graded}
+    """Find every graded function in the cells; each gets an `Extraction`, found or not.
 
-
-def _parse(cell: Cell) -> _ParsedCell:
-    source = strip_magics(cell.source)
-    markers = [m.group(1) for m in _MARKER.finditer(source)]
-    try:
-        tree = ast.parse(source)
-    except (SyntaxError, ValueError) as problem:
-        error = problem if isinstance(problem, SyntaxError) else SyntaxError(str(problem))
-        return _ParsedCell(cell, source, None, error, markers)
-    return _ParsedCell(cell, source, tree, None, markers)
+    Calls to the graded functions in `referenced` (default: all) are answered by a reference,
+    so they are not extracted; other graded functions come from the student's own cells.
+    """
+    external = graded if referenced is None else referenced
+    parsed = [_ParsedCell(cell) for cell in cells]
+    return {name: _extract_one(name, parsed, external, provided) for name in graded}
 
 
 def _graded_cell(name: str, parsed: list[_ParsedCell]) -> _ParsedCell | None:
@@ -100,10 +110,21 @@ def _graded_cell(name: str, parsed: list[_ParsedCell]) -> _ParsedCell | None:
     return None
 
 
+def _provider(name: str, parsed: list[_ParsedCell], home: _ParsedCell) -> tuple | None:
+    """The last top-level import or helper definition of `name` outside the graded cell."""
+    for cell in reversed(parsed):
+        if cell is home or name not in cell.heads or cell.tree is None:
+            continue
+        for node in reversed(cell.tree.body):
+            is_import = isinstance(node, ast.Import | ast.ImportFrom)
+            if (is_import or _is_definition(node, helpers=True)) and name in _bound_names(node):
+                return cell, node
+    return None
+
+
 def _extract_one(
     name: str,
     parsed: list[_ParsedCell],
-    providers: dict[str, tuple[_ParsedCell, ast.stmt]],
     graded: tuple[str, ...],
     provided: frozenset[str],
 ) -> Extraction:
@@ -129,14 +150,14 @@ def _extract_one(
     own = set().union(*(_bound_names(node) for node in kept))
     needed = _free_names(kept, home) - own - _BUILTINS
     external = (provided | set(graded)) - own
-    chunks = _dependencies(needed - external, providers, home, external)
+    chunks = _dependencies(needed - external, parsed, home, external)
     chunks.extend(_chunk(home, node) for node in kept)
     return Extraction(name, "found", cell=number, code=home.cell.source, chunks=tuple(chunks))
 
 
 def _dependencies(
     wanted: set[str],
-    providers: dict[str, tuple[_ParsedCell, ast.stmt]],
+    parsed: list[_ParsedCell],
     home: _ParsedCell,
     external: set[str],
 ) -> list[Chunk]:
@@ -145,11 +166,14 @@ def _dependencies(
     queue, seen = list(wanted), set()
     while queue:
         name = queue.pop()
-        if name in seen or name not in providers:
+        if name in seen:
             continue
         seen.add(name)
-        cell, node = providers[name]
-        if cell is not home and id(node) not in taken:
+        found = _provider(name, parsed, home)
+        if found is None:
+            continue
+        cell, node = found
+        if id(node) not in taken:
             taken[id(node)] = _chunk(cell, node)
             queue.extend(_free_names([node], cell) - _BUILTINS - external)
     return sorted(taken.values(), key=lambda c: (c.cell, c.first_line))

@@ -11,7 +11,7 @@ import queue
 import subprocess
 import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -65,28 +65,31 @@ class SandboxUnavailable(RuntimeError):
     """The sandbox could not start, or lacks protections that were demanded."""
 
 
+def start_worker() -> subprocess.Popen:
+    """Start a worker interpreter with a clean environment; it waits for its setup on stdin."""
+    package_parent = str(Path(__file__).resolve().parent.parent.parent)
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "LANG": "C.UTF-8",
+        "HOME": "/nonexistent",
+        "PYTHONPATH": package_parent,
+        "PYTHONDONTWRITEBYTECODE": "1",
+        "PYTHONHASHSEED": "0",
+        **{name: "1" for name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")},
+    }
+    return subprocess.Popen(
+        [sys.executable, "-s", "-m", "grader.sandbox.worker"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        env=env,
+        cwd="/",
+        start_new_session=True,
+    )
+
+
 class _Worker:
-    def __init__(self, setup: Setup) -> None:
-        package_parent = str(Path(__file__).resolve().parent.parent.parent)
-        env = {
-            "PATH": "/usr/bin:/bin",
-            "LANG": "C.UTF-8",
-            "HOME": "/nonexistent",
-            "PYTHONPATH": package_parent,
-            "PYTHONDONTWRITEBYTECODE": "1",
-            "PYTHONHASHSEED": "0",
-            **{
-                name: "1" for name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
-            },
-        }
-        self.process = subprocess.Popen(
-            [sys.executable, "-s", "-m", "grader.sandbox.worker"],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            env=env,
-            cwd="/",
-            start_new_session=True,
-        )
+    def __init__(self, setup: Setup, process: subprocess.Popen | None = None) -> None:
+        self.process = process or start_worker()
         self.to_worker = self.process.stdin.fileno()
         self.from_worker = self.process.stdout.fileno()
         message = {
@@ -109,7 +112,7 @@ class _Worker:
                 "name": j.name,
                 "chunks": list(j.chunks),
                 "rpc": list(j.rpc),
-                "calls": [protocol.encode(list(args)) for args in j.calls],
+                "calls": [_encoded_call(args) for args in j.calls],
                 "public": j.public,
                 "time_limit": j.time_limit,
             }
@@ -141,6 +144,17 @@ class _Worker:
             self.process.kill()
             self.process.wait()
         self.process.stdout.close()
+
+
+_ENCODED: dict[int, tuple[Any, Any]] = {}
+
+
+def _encoded_call(args: tuple) -> Any:
+    """A case's arguments, encoded once: the same case objects are sent for every submission."""
+    hit = _ENCODED.get(id(args))
+    if hit is None or hit[0] is not args:
+        hit = _ENCODED[id(args)] = (args, protocol.encode(list(args)))
+    return hit[1]
 
 
 def _answer(message: dict, references: dict[str, Callable[..., Any]]) -> dict:
@@ -186,12 +200,21 @@ def _function_run(message: dict) -> FunctionRun:
 class WorkerPool:
     """`size` warm workers; `run` borrows one, so it may be called from `size` threads at once."""
 
-    def __init__(self, setup: Setup, size: int, require_isolation: bool = False) -> None:
+    def __init__(
+        self,
+        setup: Setup,
+        size: int,
+        require_isolation: bool = False,
+        started: Sequence[subprocess.Popen] = (),
+    ) -> None:
+        """`started`: processes from `start_worker()` to adopt, so their start-up overlaps ours."""
         self.setup = setup
         self.idle: queue.Queue[_Worker] = queue.Queue()
         self.lock = threading.Lock()
         self.workers: list[_Worker] = []
-        for _ in range(max(1, size)):
+        for process in started:
+            self._start(process)
+        for _ in range(max(1, size) - len(started)):
             self._start()
         self.host_protections = self.workers[0].host_protections
         missing = [name for name, state in self.host_protections.items() if state != "on"]
@@ -200,8 +223,8 @@ class WorkerPool:
             reasons = "; ".join(f"{n}: {self.host_protections.get(n, 'unknown')}" for n in missing)
             raise SandboxUnavailable(f"required protections are off on this host ({reasons})")
 
-    def _start(self) -> None:
-        worker = _Worker(self.setup)
+    def _start(self, process: subprocess.Popen | None = None) -> None:
+        worker = _Worker(self.setup, process)
         with self.lock:
             self.workers.append(worker)
         self.idle.put(worker)
