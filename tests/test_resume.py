@@ -83,16 +83,30 @@ def test_grading_twice_gives_the_same_bytes_apart_from_the_timestamp(tmp_path, a
     ).read_bytes()
 
 
-def _worker_pids() -> set[int]:
+def _children(parent: int) -> set[int]:
     pids = set()
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
             try:
-                if b"grader.sandbox.worker" in (entry / "cmdline").read_bytes():
-                    pids.add(int(entry.name))
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
             except OSError:
                 continue
+            if int(fields[1]) == parent:
+                pids.add(int(entry.name))
     return pids
+
+
+def _alive(pids: set[int]) -> set[int]:
+    """The pids still running (zombies and vanished processes excluded)."""
+    alive = set()
+    for pid in pids:
+        try:
+            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            continue
+        if state != "Z":
+            alive.add(pid)
+    return alive
 
 
 def test_a_batch_killed_midway_resumes_with_nothing_lost_or_graded_twice(tmp_path):
@@ -110,11 +124,12 @@ def test_a_batch_killed_midway_resumes_with_nothing_lost_or_graded_twice(tmp_pat
         "--jobs",
         "2",
     ]
-    before = _worker_pids()
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 60
     while len(list(out.glob("*/results.json"))) < 8 and time.monotonic() < deadline:
         time.sleep(0.05)
+    workers = _children(process.pid)
+    assert workers, "the grader had no sandbox workers"
     os.kill(process.pid, signal.SIGKILL)
     process.wait()
     done = {p.parent.name for p in out.glob("*/results.json")}
@@ -122,9 +137,9 @@ def test_a_batch_killed_midway_resumes_with_nothing_lost_or_graded_twice(tmp_pat
     for name in done:
         assert json.loads((out / name / "results.json").read_text())["score"] == 100
     deadline = time.monotonic() + 15
-    while _worker_pids() - before and time.monotonic() < deadline:
+    while _alive(workers) and time.monotonic() < deadline:
         time.sleep(0.1)
-    assert not _worker_pids() - before, "sandbox workers outlived the killed grader"
+    assert not _alive(workers), "sandbox workers outlived the killed grader"
 
     resumed = subprocess.run(command, capture_output=True, text=True, timeout=120)
     assert resumed.returncode == 0, resumed.stderr

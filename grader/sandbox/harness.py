@@ -14,6 +14,7 @@ import linecache
 import sys
 import time
 import traceback
+import types
 from typing import Any
 
 import numpy as np
@@ -118,14 +119,34 @@ def serve(base: dict, calls_in: int, results_out: int, protections: tuple[str, .
             return
 
 
+class WatchedModule(types.ModuleType):
+    """A module that notes any attribute set or deleted on it, e.g. a monkeypatched numpy."""
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        _CHANGED[0] = True
+        super().__setattr__(name, value)
+
+    def __delattr__(self, name: str) -> None:
+        _CHANGED[0] = True
+        super().__delattr__(name)
+
+
+_CHANGED = [False]
+
+
+def watch(modules: list[types.ModuleType]) -> None:
+    """Mark shared modules, in the worker before it forks, so a child sees changes to them."""
+    for module in modules:
+        module.__class__ = WatchedModule
+
+
 def _shared_state() -> tuple:
-    """Identities of what one function could change for the next: modules, hooks, settings."""
-    watched = [sys.modules.get(name) for name in ("builtins", "math", "numpy", "numpy.linalg")]
-    watched += [
-        m for m in sys.modules.values() if (getattr(m, "__file__", None) or "").startswith("<")
-    ]
+    """What one function could change for the next: modules, hooks, settings.
+
+    Cheap by design: reading every module's contents would copy the forked memory.
+    """
     return (
-        tuple(tuple(map(id, vars(module).values())) for module in watched if module),
+        _CHANGED[0],
         len(sys.modules),
         sys.gettrace(),
         sys.getprofile(),

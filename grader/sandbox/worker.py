@@ -72,6 +72,7 @@ PRELOADED = (
     "encodings.latin_1",
     "encodings.ascii",
 )
+WATCHED = ("builtins", "math", "numpy", "numpy.linalg", "numpy.random")
 MAX_CHILD_BYTES = 32 * 1024 * 1024
 SANDBOX_UID = 65534
 PR_SET_PDEATHSIG = 1
@@ -114,8 +115,10 @@ class Worker:
     def __init__(self, setup: dict) -> None:
         for name in PRELOADED:
             importlib.import_module(name)
+        support = []
         for name, source in setup["modules"].items():
             module = types.ModuleType(name)
+            support.append(module)
             module.__file__ = f"<{name}>"
             sys.modules[name] = module
             exec(compile(source, f"<{name}>", "exec"), module.__dict__)
@@ -135,6 +138,7 @@ class Worker:
         self.retired: list[Child] = []
         self.children: dict[int, Child] = {}
         self.host = isolation.protections()
+        harness.watch([sys.modules[name] for name in WATCHED] + support)
         gc.freeze()
         self.contained = self.host.get("seccomp") == "on"
 
