@@ -216,8 +216,16 @@ class Worker:
         return report, clean
 
     def _converse(self, function: dict, channel: ChildChannel, calls_w: int, report: dict) -> bool:
+        """Send the function with its public calls; hidden calls go once those are answered."""
+        calls, public = function["calls"], function["public"]
         spec = {k: function[k] for k in ("name", "chunks", "rpc")}
-        _write_child(calls_w, {"type": "function", **spec}, channel.deadline)
+        message = {
+            "type": "function",
+            **spec,
+            "calls": calls[:public],
+            "hidden": len(calls) - public,
+        }
+        _write_child(calls_w, message, channel.deadline)
         defined = channel.next()
         if defined is None or defined.get("type") != "defined":
             raise protocol.ProtocolError("the process ended before the function was defined")
@@ -225,32 +233,26 @@ class Worker:
         if "error" in defined:
             report["status"], report["define_error"] = "define_error", defined["error"]
         else:
-            self._run_calls(function, channel, calls_w, report["results"])
-        _write_child(calls_w, {"type": "end"}, channel.deadline)
+            self._collect(channel, calls_w, report["results"], public)
+            if len(calls) > public:
+                _write_child(calls_w, {"type": "run", "calls": calls[public:]}, channel.deadline)
+                self._collect(channel, calls_w, report["results"], len(calls))
         ended = channel.next()
         return bool(ended and ended.get("type") == "ended" and ended.get("clean") is True)
 
-    def _run_calls(
-        self, function: dict, channel: ChildChannel, calls_w: int, results: list
-    ) -> None:
-        """Public calls first; hidden calls are sent only once every public one is answered."""
-        calls, public = function["calls"], function["public"]
-        for batch in (calls[:public], calls[public:]):
-            if not batch:
-                continue
-            expected = len(results) + len(batch)
-            _write_child(calls_w, {"type": "run", "calls": batch}, channel.deadline)
-            while len(results) < expected:
-                message = channel.next()
-                if message is None:
-                    raise protocol.ProtocolError("the process ended in the middle of a case")
-                if message.get("type") == "call":
-                    protocol.write_frame(1, message)
-                    _write_child(calls_w, protocol.read_frame(0) or {}, channel.deadline)
-                elif message.get("type") == "result":
-                    results.append(message)
-                else:
-                    raise protocol.ProtocolError("unexpected message from the function")
+    def _collect(self, channel: ChildChannel, calls_w: int, results: list, until: int) -> None:
+        """Gather results up to `until`, relaying the child's calls to reference functions."""
+        while len(results) < until:
+            message = channel.next()
+            if message is None:
+                raise protocol.ProtocolError("the process ended in the middle of a case")
+            if message.get("type") == "call":
+                protocol.write_frame(1, message)
+                _write_child(calls_w, protocol.read_frame(0) or {}, channel.deadline)
+            elif message.get("type") == "result":
+                results.append(message)
+            else:
+                raise protocol.ProtocolError("unexpected message from the function")
 
     def _child(self, scratch: Path, calls_r: int, results_w: int) -> None:
         try:
