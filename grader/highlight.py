@@ -1,6 +1,8 @@
-"""Syntax highlighting of student code for the HTML reports: escaped, inline-styled, fast.
+"""Syntax highlighting of student code for the HTML reports: escaped, numbered lines, fast.
 
-A single regular expression over Python's lexical classes; every character is escaped.
+A single regular expression over Python's lexical classes; every character is escaped. Each
+source line becomes its own element, so the stylesheet numbers lines and a line named in an
+error message can be marked. Colours live in the report's stylesheet (classes `t-*`).
 """
 
 from __future__ import annotations
@@ -9,40 +11,59 @@ import builtins
 import html
 import keyword
 import re
+from collections.abc import Collection
 
 from markupsafe import Markup
 
-_STYLES = {
-    "comment": "color:#6e7781;font-style:italic",
-    "string": "color:#0a3069",
-    "number": "color:#0550ae",
-    "keyword": "color:#cf222e;font-weight:600",
-    "builtin": "color:#8250df",
-    "name": "color:#953800;font-weight:600",
-}
-_WORDS = r"\b(?:{})\b"
+_CONSTANTS = frozenset({"None", "True", "False"})
+_KEYWORDS = frozenset(keyword.kwlist) - _CONSTANTS
+_BUILTINS = frozenset(name for name in dir(builtins) if name.isalpha())
 _TOKENS = re.compile(
-    "|".join(
-        [
-            r"(?P<comment>#[^\n]*)",
-            r"(?P<string>(?i:[rbuf]{0,2})(?:'''[\s\S]*?(?:'''|$)|\"\"\"[\s\S]*?(?:\"\"\"|$)"
-            r"|'(?:\\.|[^'\\\n])*'?|\"(?:\\.|[^\"\\\n])*\"?))",
-            r"(?P<number>\b\d[\d_]*(?:\.\d*)?(?:[eE][+-]?\d+)?j?\b|\.\d+(?:[eE][+-]?\d+)?)",
-            r"(?P<defined>(?<=\bdef )\w+|(?<=\bclass )\w+)",
-            "(?P<keyword>" + _WORDS.format("|".join(keyword.kwlist)) + ")",
-            "(?P<builtin>" + _WORDS.format("|".join(n for n in dir(builtins) if n.isalpha())) + ")",
-        ]
-    )
+    r"(?P<c>#[^\n]*)"
+    r"|(?P<s>(?:[rRbBuUfF]{1,2})?(?:'''[\s\S]*?(?:'''|$)|\"\"\"[\s\S]*?(?:\"\"\"|$)"
+    r"|'(?:\\.|[^'\\\n])*'?|\"(?:\\.|[^\"\\\n])*\"?))"
+    r"|(?P<w>[^\W\d]\w*)"
+    r"|(?P<n>\d[\d_]*(?:\.\d*)?(?:[eE][+-]?\d+)?j?|\.\d+(?:[eE][+-]?\d+)?)"
 )
+_NEWLINES = re.compile(r"\r\n?")
 
 
-def highlight(code: str) -> Markup:
-    """Student code as safe HTML: escaped text with coloured spans."""
-    pieces, position = [], 0
+def highlight(code: str, marked: Collection[int] = ()) -> Markup:
+    """Student code as safe HTML: one `<span class="ln">` per line, tokens in coloured spans.
+
+    Lines whose 1-based numbers are in `marked` become `<mark class="ln">`.
+    """
+    code = _NEWLINES.sub("\n", code).rstrip()
+    pieces, position, defining = [], 0, False
     for match in _TOKENS.finditer(code):
+        kind, text = match.lastgroup, match.group()
+        if kind == "w":
+            if defining:
+                kind = "d"
+            elif text in _KEYWORDS:
+                kind = "k"
+            elif text in _CONSTANTS:
+                kind = "n"
+            elif text in _BUILTINS:
+                kind = "b"
+            else:
+                defining = False
+                continue
+            defining = text in ("def", "class")
+        else:
+            defining = False
+            text = html.escape(text)
+            if "\n" in text:
+                text = text.replace("\n", f'</span>\n<span class="t-{kind}">')
         pieces.append(html.escape(code[position : match.start()]))
-        kind = "name" if match.lastgroup == "defined" else match.lastgroup
-        pieces.append(f'<span style="{_STYLES[kind]}">{html.escape(match.group())}</span>')
+        pieces.append(f'<span class="t-{kind}">{text}</span>')
         position = match.end()
     pieces.append(html.escape(code[position:]))
-    return Markup("".join(pieces))
+    lines = "".join(pieces).split("\n")
+    tags = ("span", "mark")
+    return Markup(
+        "\n".join(
+            f'<{tags[n in marked]} class="ln">{line}</{tags[n in marked]}>'
+            for n, line in enumerate(lines, 1)
+        )
+    )

@@ -9,18 +9,20 @@ from __future__ import annotations
 import csv
 import json
 import os
+import re
 import tempfile
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from functools import cache
-from pathlib import Path
+from pathlib import Path, PurePath
 from typing import Any
 
 import jinja2
+from markupsafe import Markup, escape
 
 from grader.highlight import highlight
-from grader.score import SubmissionResult
+from grader.score import HIDDEN_HINT, FunctionResult, SubmissionResult, TestResult
 from grader.spec import Assignment
 
 STATUS_LABELS = {
@@ -31,6 +33,15 @@ STATUS_LABELS = {
     "missing": "missing",
     "syntax_error": "syntax error",
 }
+STATUS_SYMBOLS = {
+    "passed": "✓",
+    "failed": "✗",
+    "error": "!",
+    "timeout": "◷",
+    "missing": "–",
+    "syntax_error": "!",
+}
+_PLACE = re.compile(r"\bcell (\d+), line (\d+)")
 
 
 def write_atomic(path: Path, text: str) -> None:
@@ -58,22 +69,77 @@ def _environment() -> jinja2.Environment:
         autoescape=True,
         trim_blocks=True,
         lstrip_blocks=True,
+        auto_reload=False,
     )
     environment.globals["labels"] = STATUS_LABELS
-    environment.filters["points"] = lambda value: f"{value:g}"
+    environment.globals["symbols"] = STATUS_SYMBOLS
+    environment.filters["points"] = _points
+    environment.filters["percent"] = _percent
+    environment.filters["breakable"] = _breakable
+    environment.filters["filename"] = lambda path: PurePath(path).name or path
     return environment
+
+
+def _points(value: float) -> str:
+    return f"{value:g}"
+
+
+def _percent(part: float, whole: float) -> str:
+    """`part` as a whole-number percentage of `whole`; 0 when there is no whole."""
+    return f"{100 * part / whole:.0f}" if whole else "0"
+
+
+def _breakable(name: str) -> Markup:
+    """An identifier that may wrap after its underscores in narrow table headers."""
+    return escape(name).replace("_", Markup("_<wbr>"))
+
+
+@dataclass(frozen=True)
+class _Case:
+    test: TestResult
+    label: str
+    hidden: bool
+    output: str
+
+
+@dataclass(frozen=True)
+class _Function:
+    result: FunctionResult
+    cases: list[_Case]
+    code: Markup
+    marked: list[int]
+
+
+def _case(test: TestResult) -> _Case:
+    """A case's display: its label without the function's name; the hidden-case hint, which
+    the function's message already gives, is not repeated on every case."""
+    label = test.name.split(": ", 1)[-1]
+    hidden = test.visibility != "visible"
+    output = test.output.replace(" " + HIDDEN_HINT, "")
+    return _Case(test, label.removeprefix("hidden case, ") if hidden else label, hidden, output)
+
+
+def _function(function: FunctionResult, tests: list[TestResult]) -> _Function:
+    """A function's cases and its code, with the lines its messages point at marked."""
+    messages = [function.message, *(t.output for t in tests)]
+    marked = sorted(
+        {
+            int(line)
+            for text in messages
+            for cell, line in _PLACE.findall(text)
+            if int(cell) == function.cell
+        }
+    )
+    code = highlight(function.code, set(marked)) if function.code else Markup()
+    return _Function(function, [_case(t) for t in tests], code, marked)
 
 
 def student_report(result: SubmissionResult, assignment: Assignment) -> str:
     """The self-contained HTML report a student reads."""
-    functions = [
-        {
-            "result": function,
-            "tests": [t for t in result.tests if t.function == name],
-            "code": highlight(function.code) if function.code else "",
-        }
-        for name, function in result.functions.items()
-    ]
+    tests: dict[str, list[TestResult]] = {name: [] for name in result.functions}
+    for test in result.tests:
+        tests.setdefault(test.function, []).append(test)
+    functions = [_function(f, tests[name]) for name, f in result.functions.items()]
     template = _environment().get_template("report.html.j2")
     return template.render(result=result, functions=functions, title=assignment.title)
 
@@ -94,9 +160,29 @@ def read_results(out: Path, submission: str) -> dict[str, Any] | None:
         return None
 
 
+@dataclass(frozen=True)
+class Bucket:
+    """One bar of the score distribution: a range of percentages and how many fell in it."""
+
+    label: str
+    count: int
+    height: float
+
+
+@dataclass(frozen=True)
+class CaseRate:
+    label: str
+    hidden: bool
+    passed: int
+    seen: int
+
+
 @dataclass
 class ClassStatistics:
-    """Aggregates over the batch, accumulated one result at a time."""
+    """Aggregates over the batch, accumulated one result at a time.
+
+    Memory grows with the number of distinct scores and cases, never with the class size.
+    """
 
     functions: tuple[str, ...]
     max_score: float = 0.0
@@ -104,26 +190,92 @@ class ClassStatistics:
     unreadable: int = 0
     total: float = 0.0
     histogram: Counter = field(default_factory=Counter)
+    scores: Counter = field(default_factory=Counter)
     function_passed: Counter = field(default_factory=Counter)
+    function_points: Counter = field(default_factory=Counter)
+    function_max: dict[str, float] = field(default_factory=dict)
+    function_status: Counter = field(default_factory=Counter)
     case_passed: Counter = field(default_factory=Counter)
     case_seen: Counter = field(default_factory=Counter)
+    case_hidden: set[str] = field(default_factory=set)
 
     def add(self, document: dict[str, Any]) -> None:
         self.count += 1
         self.max_score = document["max_score"] or self.max_score
         self.total += document["score"]
+        self.scores[document["score"]] += 1
         self.unreadable += document["error"] is not None
         fraction = document["score"] / document["max_score"] if document["max_score"] else 0
         self.histogram[min(9, int(fraction * 10))] += 1
         for name, function in document["functions"].items():
             self.function_passed[name] += function["status"] == "passed"
+            self.function_points[name] += function["score"]
+            self.function_max[name] = function["max_score"]
+            self.function_status[name, function["status"]] += 1
         for test in document["tests"]:
             self.case_seen[test["name"]] += 1
             self.case_passed[test["name"]] += test["status"] == "passed"
+            if test["visibility"] != "visible":
+                self.case_hidden.add(test["name"])
 
     @property
     def mean(self) -> float:
         return self.total / self.count if self.count else 0.0
+
+    @property
+    def median(self) -> float:
+        """The median score, from the count of each distinct score."""
+        if not self.count:
+            return 0.0
+        ranked = sorted(self.scores.items())
+
+        def nth(n: int) -> float:
+            for score, times in ranked:
+                if n < times:
+                    return score
+                n -= times
+            raise IndexError(n)
+
+        return (nth((self.count - 1) // 2) + nth(self.count // 2)) / 2
+
+    @property
+    def full_marks(self) -> int:
+        return self.scores[self.max_score] if self.max_score else 0
+
+    @property
+    def distribution(self) -> list[Bucket]:
+        """Ten buckets of 10 percentage points; heights are relative to the fullest bucket."""
+        tallest = max(self.histogram.values(), default=0) or 1
+        return [
+            Bucket(
+                f"{10 * b}–{100 if b == 9 else 10 * b + 9}",
+                self.histogram[b],
+                100 * self.histogram[b] / tallest,
+            )
+            for b in range(10)
+        ]
+
+    def statuses(self, function: str) -> list[tuple[str, int]]:
+        """How many submissions ended in each status for a function, most common first."""
+        found = [(s, n) for (f, s), n in self.function_status.items() if f == function]
+        return sorted(found, key=lambda item: -item[1])
+
+    @property
+    def case_rates(self) -> dict[str, list[CaseRate]]:
+        """Pass counts per case, grouped by function in the order cases were first seen."""
+        groups: dict[str, list[CaseRate]] = {}
+        for name, seen in self.case_seen.items():
+            function, _, label = name.partition(": ")
+            hidden = name in self.case_hidden
+            groups.setdefault(function, []).append(
+                CaseRate(
+                    label.removeprefix("hidden case, ") if hidden else label,
+                    hidden,
+                    self.case_passed[name],
+                    seen,
+                )
+            )
+        return groups
 
 
 def _rows(out: Path, submissions: Iterable[str], stats: ClassStatistics) -> Iterator[dict]:
