@@ -40,6 +40,53 @@ def _isolation(args: argparse.Namespace) -> int:
     return 0 if all(state == "on" for state in found.values()) else 1
 
 
+def _check(args: argparse.Namespace) -> int:
+    import os
+
+    from grader.check import (
+        UNUSABLE,
+        CheckError,
+        protections_note,
+        render,
+        run_check,
+        to_json,
+        wants_color,
+    )
+    from grader.sandbox.pool import SandboxUnavailable
+
+    try:
+        outcome = run_check(args.notebook, args.assignment)
+    except CheckError as problem:
+        print(f"grader check: {problem}", file=sys.stderr)
+        return UNUSABLE
+    except SandboxUnavailable as problem:
+        print(f"grader check: the sandbox could not run: {problem}", file=sys.stderr)
+        return 1
+    if args.json:
+        print(to_json(outcome))
+        note = protections_note(outcome)
+        if note:
+            print(note, file=sys.stderr)
+    else:
+        sys.stdout.write(render(outcome, wants_color(sys.stdout, os.environ)))
+    return outcome.exit_code
+
+
+def _release(args: argparse.Namespace) -> int:
+    from grader.release import ReleaseError, UsageError, release
+
+    try:
+        bundle = release(Path(args.assignment_dir), Path(args.out))
+    except UsageError as problem:
+        print(f"grader release: {problem}", file=sys.stderr)
+        return 2
+    except ReleaseError as problem:
+        print(f"grader release: {problem}", file=sys.stderr)
+        return 1
+    print(bundle.summary())
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="grader", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -59,6 +106,28 @@ def build_parser() -> argparse.ArgumentParser:
 
     isolation = commands.add_parser("isolation", help="report the sandbox protections of this host")
     isolation.set_defaults(handler=_isolation)
+
+    check = commands.add_parser(
+        "check",
+        help="run the public cases on one notebook before submitting it",
+        description="Run the public cases on one notebook, in the sandbox. Exit code: 0 when "
+        "every public case passes, 1 otherwise, 2 for a usage error or an unreadable file.",
+    )
+    check.add_argument("notebook", help="the notebook (.ipynb) or script (.py) to check")
+    check.add_argument(
+        "--assignment",
+        help="instructor folder or released bundle (default: Gradient Checking)",
+    )
+    check.add_argument("--json", action="store_true", help="print the result as results.json")
+    check.set_defaults(handler=_check)
+
+    release = commands.add_parser(
+        "release",
+        help="build the student bundle: blank notebook, support code and public cases",
+    )
+    release.add_argument("assignment_dir", help="instructor folder (with assignment.py)")
+    release.add_argument("--out", required=True, help="new or empty folder for the bundle")
+    release.set_defaults(handler=_release)
     return parser
 
 

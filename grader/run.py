@@ -8,9 +8,17 @@ from grader.score import ordered_cases
 from grader.spec import Assignment
 
 
+def referenced(assignment: Assignment) -> tuple[str, ...]:
+    """The graded functions a reference answers when another graded function calls them.
+
+    None in a released bundle: there, a graded function calls the student's own version.
+    """
+    return assignment.functions if assignment.solution is not None else ()
+
+
 def sandbox_setup(assignment: Assignment) -> Setup:
     """What every worker gets: public support code only, and the reference functions to call."""
-    references = {name: getattr(assignment.solution, name) for name in assignment.functions}
+    references = {name: getattr(assignment.solution, name) for name in referenced(assignment)}
     limits = {"cpu_seconds": (int(assignment.time_limit) + 1) * len(assignment.functions)}
     return Setup(assignment.support_modules, assignment.prelude, references, limits)
 
@@ -30,7 +38,7 @@ def function_jobs(
         cases = ordered_cases(assignment, name, public_only)
         calls = tuple(case.args for case in cases)
         public = sum(not case.hidden for case in cases)
-        rpc = tuple(other for other in assignment.functions if other != name)
+        rpc = tuple(other for other in referenced(assignment) if other != name)
         jobs.append(FunctionJob(name, chunks, calls, public, rpc, assignment.time_limit))
     return jobs
 

@@ -3,19 +3,25 @@
 An assignment is a folder under `reference_solutions/` holding `assignment.py` (whose
 `build()` returns an `Assignment`), the reference solution and the support modules the
 notebook imports. Only the support modules and the prelude ever reach a sandbox.
+A released bundle (see `grader.release`) holds only the public part: `public_cases.json`.
 """
 
 from __future__ import annotations
 
 import hashlib
 import importlib.util
+import json
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from grader.compare import Expectation
+from grader.compare import Close, Expectation, Within
+from grader.sandbox.protocol import ProtocolError, decode
+
+RELEASED_CASES = "public_cases.json"
+RELEASE_FORMAT = 1
 
 
 @dataclass(frozen=True)
@@ -38,7 +44,7 @@ class Assignment:
     cases: tuple[Case, ...]
     support_modules: dict[str, str]
     prelude: str
-    solution: ModuleType
+    solution: ModuleType | None  # None in a released bundle
     provided: frozenset[str]
     time_limit: float = 5.0
     folder: Path = field(default=Path("."))
@@ -87,11 +93,18 @@ def read_support(folder: Path, modules: tuple[str, ...], prelude: str) -> dict[s
 
 
 def load_assignment(folder: str | Path) -> Assignment:
-    """Import `folder/assignment.py` in the grader's process and build its spec."""
+    """Import `folder/assignment.py` in the grader's process and build its spec.
+
+    A released bundle (no assignment.py, but public_cases.json) is loaded by `load_released`.
+    """
     folder = Path(folder).resolve()
     entry = folder / "assignment.py"
+    if not entry.is_file() and (folder / RELEASED_CASES).is_file():
+        return load_released(folder)
     if not entry.is_file():
-        raise FileNotFoundError(f"{folder} has no assignment.py: is it an assignment folder?")
+        raise FileNotFoundError(
+            f"{folder} has no assignment.py or {RELEASED_CASES}: is it an assignment folder?"
+        )
     before = set(sys.modules)
     sys.path.insert(0, str(folder))
     try:
@@ -106,6 +119,53 @@ def load_assignment(folder: str | Path) -> Assignment:
             if origin.startswith(str(folder)):
                 del sys.modules[name]
     return assignment
+
+
+def load_released(folder: str | Path) -> Assignment:
+    """A released bundle's public spec: public cases only, and no reference solution."""
+    folder = Path(folder).resolve()
+    path = folder / RELEASED_CASES
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        if data.get("format") != RELEASE_FORMAT:
+            raise ValueError(f"format {data.get('format')!r} is not {RELEASE_FORMAT}")
+        cases = tuple(
+            Case(
+                function=c["function"],
+                args=tuple(decode(c["args"])),
+                expect=_expectation(c["expect"]),
+                name=c["name"],
+                weight=float(c["weight"]),
+            )
+            for c in data["cases"]
+        )
+        modules = {
+            name: (folder / f"{name}.py").read_text(encoding="utf-8")
+            for name in data["support_modules"]
+        }
+        return Assignment(
+            name=data["name"],
+            title=data["title"],
+            points={name: float(points) for name, points in data["points"].items()},
+            cases=cases,
+            support_modules=modules,
+            prelude=(folder / data["prelude"]).read_text(encoding="utf-8"),
+            solution=None,
+            provided=frozenset(data["provided"]),
+            time_limit=float(data["time_limit"]),
+            folder=folder,
+        )
+    except (OSError, ValueError, KeyError, TypeError, AttributeError, ProtocolError) as problem:
+        reason = f"{type(problem).__name__}: {problem}"
+        raise ValueError(f"{path} is not a readable released assignment ({reason})") from None
+
+
+def _expectation(data: dict) -> Expectation:
+    if data["kind"] == "Close":
+        return Close(decode(data["expected"]), rtol=data["rtol"], atol=data["atol"])
+    if data["kind"] == "Within":
+        return Within(data["low"], data["high"], data["why"])
+    raise ValueError(f"unknown expectation kind {data['kind']!r}")
 
 
 def default_assignment_dir() -> Path:

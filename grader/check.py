@@ -1,0 +1,267 @@
+"""`grader check`: a student runs the public cases on a notebook before submitting it.
+
+Built for a fast cold start: the sandbox worker is started first, so that its start-up overlaps
+loading the assignment and reading the notebook, and nothing for reports is imported.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, TextIO
+
+from grader.sandbox.pool import start_worker
+
+if TYPE_CHECKING:
+    from subprocess import Popen
+
+    from grader.read import Cell
+    from grader.score import FunctionResult, SubmissionResult
+    from grader.spec import Assignment
+
+PASSED, FAILED, UNUSABLE = 0, 1, 2
+MAX_PRINTED_LINES = 5
+_DEF = re.compile(r"^[ \t]*(?:async[ \t]+)?def[ \t]+(\w+)", re.M)
+_STYLES = {"pass": "32", "fail": "31", "missing": "33", "bold": "1", "dim": "2"}
+_LABELS = {
+    "passed": ("PASS", "pass"),
+    "failed": ("FAIL", "fail"),
+    "error": ("ERROR", "fail"),
+    "timeout": ("TIMEOUT", "fail"),
+    "syntax_error": ("SYNTAX", "fail"),
+    "missing": ("MISSING", "missing"),
+}
+
+
+class CheckError(Exception):
+    """The check cannot run: a usage problem, such as a folder that is not an assignment."""
+
+
+@dataclass(frozen=True)
+class CheckOutcome:
+    result: SubmissionResult
+    title: str
+    host_protections: Mapping[str, str]
+    hints: Mapping[str, tuple[str, ...]]
+
+    @property
+    def exit_code(self) -> int:
+        if self.result.error is not None:
+            return UNUSABLE
+        passed = all(test.status == "passed" for test in self.result.tests)
+        return PASSED if passed else FAILED
+
+
+def run_check(notebook: str, assignment_dir: str | None = None) -> CheckOutcome:
+    """Run the public cases of every graded function of `notebook` in the sandbox."""
+    process = start_worker()
+    try:
+        return _check(process, notebook, assignment_dir)
+    finally:
+        _discard(process)
+
+
+def _check(process: Popen, notebook: str, assignment_dir: str | None) -> CheckOutcome:
+    from grader.extract import extract
+    from grader.read import read_submission, unique_ids
+    from grader.run import referenced, run_functions, sandbox_setup
+    from grader.sandbox.pool import WorkerPool
+    from grader.score import score_submission, unreadable_result
+    from grader.spec import default_assignment_dir, load_assignment
+
+    folder = Path(assignment_dir) if assignment_dir else default_assignment_dir()
+    try:
+        assignment = load_assignment(folder)
+    except (OSError, ValueError) as problem:
+        raise CheckError(str(problem)) from None
+    submission_id = next(unique_ids([notebook]))
+    submission = read_submission(submission_id, notebook, Path(notebook))
+    if submission.error is not None:
+        result = unreadable_result(
+            assignment, submission_id, notebook, submission.error, public_only=True
+        )
+        return CheckOutcome(result, assignment.title, {}, {})
+    with WorkerPool(sandbox_setup(assignment), 1, started=[process]) as pool:
+        extractions = extract(
+            submission.cells, assignment.functions, assignment.provided, referenced(assignment)
+        )
+        runs, protections = run_functions(pool, assignment, extractions, public_only=True)
+        host = pool.host_protections
+    result = score_submission(
+        assignment, submission_id, notebook, extractions, runs, True, protections
+    )
+    hints = _hints(result, submission.cells, assignment, uses_own=not referenced(assignment))
+    return CheckOutcome(result, assignment.title, host, hints)
+
+
+def _discard(process: Popen) -> None:
+    """Stop a worker the pool did not take over, or did not get to close."""
+    if process.poll() is None:
+        process.kill()
+        process.wait()
+    process.stdin.close()
+    process.stdout.close()
+
+
+def _hints(
+    result: SubmissionResult, cells: tuple[Cell, ...], assignment: Assignment, uses_own: bool
+) -> dict[str, tuple[str, ...]]:
+    """Advice beyond the scores: a misspelled function name; a failing graded function called.
+
+    `uses_own`: graded functions call the student's versions of the others (no reference).
+    """
+    functions = result.functions
+    failing = {name for name, f in functions.items() if f.status != "passed"}
+    hints: dict[str, tuple[str, ...]] = {}
+    for name in failing:
+        function = functions[name]
+        if function.status == "missing":
+            hints[name] = _misspelled(name, cells, assignment.functions)
+        elif uses_own:
+            called = _called(function.code)
+            hints[name] = tuple(
+                f"It calls your `{other}`, which fails its own public cases: fix that first."
+                for other in assignment.functions
+                if other in failing and other != name and other in called
+            )
+    return {name: lines for name, lines in hints.items() if lines}
+
+
+def _called(code: str) -> set[str]:
+    """The names called in a cell, by a plain `name(...)`; none if the cell does not parse."""
+    import ast
+
+    from grader.extract import strip_magics
+
+    try:
+        tree = ast.parse(strip_magics(code))
+    except (SyntaxError, ValueError):
+        return set()
+    return {
+        node.func.id
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
+    }
+
+
+def _misspelled(name: str, cells: tuple[Cell, ...], graded: tuple[str, ...]) -> tuple[str, ...]:
+    """A hint naming a function the notebook defines whose name is close to `name`."""
+    import difflib
+
+    defined = {found: cell.number for cell in cells for found in _DEF.findall(cell.source)}
+    candidates = [found for found in defined if found not in graded]
+    close = difflib.get_close_matches(name, candidates, n=1, cutoff=0.75)
+    if not close:
+        return ()
+    return (
+        f"Cell {defined[close[0]]} defines `{close[0]}`: rename it to `{name}`, "
+        "the name the grader looks for.",
+    )
+
+
+def wants_color(stream: TextIO, environ: Mapping[str, str]) -> bool:
+    """ANSI colour only on a terminal, and never when NO_COLOR is set or TERM is dumb."""
+    return stream.isatty() and not environ.get("NO_COLOR") and environ.get("TERM") != "dumb"
+
+
+def render(outcome: CheckOutcome, color: bool) -> str:
+    """The terminal report: a line per function, and what to fix for each that fails."""
+
+    def style(text: str, name: str) -> str:
+        return f"\x1b[{_STYLES[name]}m{text}\x1b[0m" if color else text
+
+    result = outcome.result
+    source = result.source
+    if result.error is not None:
+        return f"{style('Cannot check', 'fail')} {source}: {result.error}\n"
+    lines = [style(f"{outcome.title}: public cases of {source}", "bold"), ""]
+    width = max(map(len, result.functions))
+    for name, function in result.functions.items():
+        label, kind = _LABELS.get(function.status, ("FAIL", "fail"))
+        points = f"{function.score:g}/{function.max_score:g}"
+        lines.append(f"  {style(f'{label:<7}', kind)} {name:<{width}}  {points:>7}")
+        if function.status != "passed":
+            lines.extend(f"      {line}" for line in _problems(outcome, function, style))
+    tests = result.tests
+    failed = sum(test.status != "passed" for test in tests)
+    lines.append("")
+    if failed:
+        lines.append(
+            style(f"{failed} of {len(tests)} public cases failed", "fail")
+            + f" ({result.score:g}/{result.max_score:g} points on public cases)."
+        )
+    else:
+        lines.append(
+            style(f"All {len(tests)} public cases pass", "pass")
+            + f" ({result.score:g}/{result.max_score:g} points on public cases)."
+        )
+    lines.append(
+        style("Hidden cases, run after you submit, use other inputs: hard-code nothing.", "dim")
+    )
+    note = protections_note(outcome)
+    if note:
+        lines.append(style(note, "dim"))
+    return "\n".join(lines) + "\n"
+
+
+def protections_note(outcome: CheckOutcome) -> str | None:
+    """One quiet line naming the sandbox protections this machine lacks, if any."""
+    off = [name for name, state in outcome.host_protections.items() if state != "on"]
+    return f"note: sandbox protections off on this machine: {', '.join(off)}" if off else None
+
+
+def _problems(
+    outcome: CheckOutcome, function: FunctionResult, style: Callable[[str, str], str]
+) -> list[str]:
+    """What the student should read about a failing function: each distinct failure, once."""
+    hints = list(outcome.hints.get(function.name, ()))
+    if function.status == "missing":
+        return [function.message, *hints]
+    if function.status == "syntax_error":
+        return [function.message, *_syntax_context(function.code), *hints]
+    failed = [
+        test
+        for test in outcome.result.tests
+        if test.function == function.name and test.status != "passed"
+    ]
+    lines = []
+    prefix = f"{function.name}: "
+    for output in dict.fromkeys(test.output for test in failed):
+        same = [test for test in failed if test.output == output]
+        others = f" (and {len(same) - 1} more)" if len(same) > 1 else ""
+        lines.append(f"- {same[0].name.removeprefix(prefix)}{others}")
+        lines.append(f"  {output}")
+        printed = same[0].stdout.strip().splitlines()
+        if printed:
+            lines.append(style("  it printed:", "dim"))
+            lines.extend(style(f"    {line}", "dim") for line in printed[:MAX_PRINTED_LINES])
+            if len(printed) > MAX_PRINTED_LINES:
+                more = len(printed) - MAX_PRINTED_LINES
+                lines.append(style(f"    ... {more} more lines", "dim"))
+    return lines + hints
+
+
+def _syntax_context(code: str) -> list[str]:
+    """The offending line of a cell that does not parse, with a caret under the error."""
+    import ast
+
+    from grader.extract import strip_magics
+
+    try:
+        ast.parse(strip_magics(code))
+    except SyntaxError as error:
+        if error.text and error.lineno:
+            text = error.text.rstrip("\n")
+            indent = len(text) - len(text.lstrip())
+            prefix = f"line {error.lineno}:  "
+            column = max((error.offset or 1) - 1 - indent, 0)
+            return [prefix + text.strip(), " " * (len(prefix) + column) + "^"]
+    return []
+
+
+def to_json(outcome: CheckOutcome) -> str:
+    """The outcome in the results.json shape."""
+    return json.dumps(outcome.result.to_json(), indent=2)

@@ -1,0 +1,201 @@
+"""`grader release`: build the bundle students get from an instructor's assignment folder.
+
+The bundle holds the notebook with the solution code blanked, the support modules, the prelude
+and the public cases with their expected values, in `public_cases.json`. Nothing hidden goes in:
+no reference solution, no hidden case, no `assignment.py`.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import nbformat
+
+from grader.compare import Close, Expectation, Within
+from grader.sandbox.protocol import encode
+from grader.spec import RELEASE_FORMAT, RELEASED_CASES, Assignment, load_assignment
+
+NOTEBOOK = "assignment.ipynb"
+PRELUDE = "provided.py"
+_START = re.compile(r"^([ \t]*)###[ \t]*START CODE HERE[ \t]*###")
+_END = re.compile(r"^[ \t]*###[ \t]*END CODE HERE[ \t]*###")
+
+
+class UsageError(Exception):
+    """The folders given cannot be used; the message says why."""
+
+
+class ReleaseError(Exception):
+    """The assignment cannot be released as it is; the message says where."""
+
+
+@dataclass(frozen=True)
+class Bundle:
+    folder: Path
+    title: str
+    support_modules: tuple[str, ...]
+    blanked: int
+    public_cases: int
+    hidden_cases: int
+
+    def summary(self) -> str:
+        """What was written, for the instructor."""
+        modules = ", ".join(f"{name}.py" for name in self.support_modules)
+        return "\n".join(
+            [
+                f"Released {self.title} to {self.folder}:",
+                f"  {NOTEBOOK}: solution code blanked in {self.blanked} places, outputs cleared",
+                f"  {modules}: support modules; {PRELUDE}: prelude",
+                f"  {RELEASED_CASES}: {self.public_cases} public cases "
+                f"({self.hidden_cases} hidden cases left out)",
+            ]
+        )
+
+
+def release(assignment_dir: Path, out: Path) -> Bundle:
+    """Write the student bundle of the instructor folder `assignment_dir` into `out`."""
+    source = assignment_dir.resolve()
+    if not (source / "assignment.py").is_file():
+        raise UsageError(f"{assignment_dir} has no assignment.py: give an instructor folder.")
+    if not (source / NOTEBOOK).is_file():
+        raise UsageError(f"{assignment_dir} has no {NOTEBOOK} to release.")
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise UsageError(f"{out} is not a new or empty folder; choose another --out.")
+    assignment = load_assignment(source)
+    notebook, blanked = blank_notebook(source / NOTEBOOK)
+    cases = public_spec(assignment)
+    out.mkdir(parents=True, exist_ok=True)
+    nbformat.write(notebook, out / NOTEBOOK)
+    for name, text in assignment.support_modules.items():
+        (out / f"{name}.py").write_text(text, encoding="utf-8")
+    (out / PRELUDE).write_text(assignment.prelude, encoding="utf-8")
+    (out / RELEASED_CASES).write_text(json.dumps(cases, indent=1) + "\n", encoding="utf-8")
+    return Bundle(
+        folder=out,
+        title=assignment.title,
+        support_modules=tuple(assignment.support_modules),
+        blanked=blanked,
+        public_cases=len(cases["cases"]),
+        hidden_cases=sum(case.hidden for case in assignment.cases),
+    )
+
+
+def public_spec(assignment: Assignment) -> dict[str, Any]:
+    """The public part of the spec as JSON-ready data: what `grader.spec.load_released` reads."""
+    return {
+        "format": RELEASE_FORMAT,
+        "name": assignment.name,
+        "title": assignment.title,
+        "points": dict(assignment.points),
+        "time_limit": assignment.time_limit,
+        "support_modules": list(assignment.support_modules),
+        "prelude": PRELUDE,
+        "provided": sorted(assignment.provided),
+        "cases": [
+            {
+                "function": case.function,
+                "name": case.name,
+                "weight": case.weight,
+                "args": encode(list(case.args)),
+                "expect": _expectation(case.expect),
+            }
+            for case in assignment.cases
+            if not case.hidden
+        ],
+    }
+
+
+def _expectation(expect: Expectation) -> dict[str, Any]:
+    if isinstance(expect, Close):
+        return {
+            "kind": "Close",
+            "expected": encode(expect.expected),
+            "rtol": expect.rtol,
+            "atol": expect.atol,
+        }
+    if isinstance(expect, Within):
+        return {"kind": "Within", "low": expect.low, "high": expect.high, "why": expect.why}
+    raise ReleaseError(f"a public case expects {type(expect).__name__}, which cannot be released")
+
+
+def blank_notebook(path: Path) -> tuple[nbformat.NotebookNode, int]:
+    """The notebook with its solution code blanked and outputs cleared; and the regions blanked."""
+    notebook = nbformat.read(path, as_version=4)
+    blanked = 0
+    for number, cell in enumerate(notebook.cells, 1):
+        if cell.cell_type != "code":
+            continue
+        try:
+            cell.source, count = blank_solutions(cell.source)
+        except ReleaseError as problem:
+            raise ReleaseError(f"{path.name}, cell {number}, {problem}") from None
+        cell.outputs = []
+        cell.execution_count = None
+        blanked += count
+    return notebook, blanked
+
+
+def blank_solutions(source: str) -> tuple[str, int]:
+    """Blank each START/END CODE HERE region of a cell; returns the new source and the count.
+
+    Each solution assignment `target = expression` becomes `target = None` at the marker's
+    indentation; every other statement and comment in the region is dropped.
+    """
+    out: list[str] = []
+    region: list[str] | None = None
+    indent, first, count = "", 0, 0
+    for number, line in enumerate(source.split("\n"), 1):
+        if region is None:
+            if _END.match(line):
+                raise ReleaseError(f"line {number}: END CODE HERE without a START before it")
+            out.append(line)
+            start = _START.match(line)
+            if start:
+                region, indent, first = [], start.group(1), number + 1
+        elif _END.match(line):
+            out.extend(_placeholders(region, indent, first))
+            out.append(line)
+            region, count = None, count + 1
+        elif _START.match(line):
+            raise ReleaseError(f"line {number}: START CODE HERE inside another START/END region")
+        else:
+            region.append(line)
+    if region is not None:
+        raise ReleaseError(f"line {first - 1}: START CODE HERE without an END after it")
+    return "\n".join(out), count
+
+
+def _placeholders(region: list[str], indent: str, first: int) -> list[str]:
+    """The `target = None` lines that replace one region's solution code."""
+    body = []
+    for number, line in enumerate(region, first):
+        stripped = line.strip()
+        if not stripped or stripped.startswith("#"):
+            body.append("")
+        elif line.startswith(indent):
+            body.append(line[len(indent) :])
+        else:
+            raise ReleaseError(f"line {number}: less indented than its START CODE HERE marker")
+    code = "\n".join(body)
+    try:
+        tree = ast.parse(code)
+    except SyntaxError as problem:
+        line = first + (problem.lineno or 1) - 1
+        message = f"line {line}: the solution code does not parse: {problem.msg}"
+        raise ReleaseError(message) from None
+    lines = []
+    for node in tree.body:
+        if isinstance(node, ast.Assign):
+            targets = " = ".join(ast.get_source_segment(code, t) for t in node.targets)
+        elif isinstance(node, ast.AnnAssign) and node.value is not None:
+            target = ast.get_source_segment(code, node.target)
+            targets = f"{target}: {ast.get_source_segment(code, node.annotation)}"
+        else:
+            continue
+        lines.append(f"{indent}{targets} = None")
+    return lines or [f"{indent}pass"]
