@@ -180,24 +180,19 @@ def render(outcome: CheckOutcome, color: bool) -> str:
     lines = [style(f"{outcome.title}: public cases of {source}", "bold"), ""]
     width = max(map(len, result.functions))
     for name, function in result.functions.items():
-        label, kind = _LABELS.get(function.status, ("FAIL", "fail"))
+        label, kind = _LABELS[function.status]
         points = f"{function.score:g}/{function.max_score:g}"
         lines.append(f"  {style(f'{label:<7}', kind)} {name:<{width}}  {points:>7}")
         if function.status != "passed":
             lines.extend(f"      {line}" for line in _problems(outcome, function, style))
     tests = result.tests
     failed = sum(test.status != "passed" for test in tests)
-    lines.append("")
     if failed:
-        lines.append(
-            style(f"{failed} of {len(tests)} public cases failed", "fail")
-            + f" ({result.score:g}/{result.max_score:g} points on public cases)."
-        )
+        headline = style(f"{failed} of {len(tests)} public cases failed", "fail")
     else:
-        lines.append(
-            style(f"All {len(tests)} public cases pass", "pass")
-            + f" ({result.score:g}/{result.max_score:g} points on public cases)."
-        )
+        headline = style(f"All {len(tests)} public cases pass", "pass")
+    points = f"{result.score:g}/{result.max_score:g} points on public cases"
+    lines.extend(["", f"{headline} ({points})."])
     lines.append(
         style("Hidden cases, run after you submit, use other inputs: hard-code nothing.", "dim")
     )
@@ -259,6 +254,8 @@ def _syntax_context(code: str) -> list[str]:
             prefix = f"line {error.lineno}:  "
             column = max((error.offset or 1) - 1 - indent, 0)
             return [prefix + text.strip(), " " * (len(prefix) + column) + "^"]
+    except ValueError:
+        return []
     return []
 
 

@@ -41,7 +41,8 @@ def broken(tmp_path_factory: pytest.TempPathFactory) -> Path:
                               "    num_parameters =")  # fmt: skip
     path.write_text(notebook(
         IMPORTS,
-        FORWARD.replace("theta * x", "theta + x"),
+        FORWARD.replace("theta * x", "theta + x").replace("    return J", "    print('J is', J)\n"
+                                                            "    return J"),
         BACKWARD.replace("dtheta = x", "dtheta = x +"),
         CHECK.replace("def gradient_check(", "def gradient_chek("),
         raising,
@@ -65,6 +66,7 @@ def test_each_failure_is_explained(broken: Path) -> None:
     out = done.stdout
     assert "FAIL    forward_propagation      0/10" in out
     assert "Expected 8.0, got 6.0" in out
+    assert "        it printed:\n          J is 6\n" in out
     assert "SYNTAX  backward_propagation     0/10" in out
     assert "SyntaxError in cell 3, line 3: invalid syntax" in out
     assert "line 3:  dtheta = x +\n" in out
