@@ -110,12 +110,12 @@ class _Function:
     marked: list[int]
 
 
-def _case(test: TestResult) -> _Case:
-    """A case's display: its label without the function's name; the hidden-case hint, which
-    the function's message already gives, is not repeated on every case."""
+def _case(test: TestResult, message: str) -> _Case:
+    """A case's display: its label without the function's name, and what happened unless the
+    function's message already says it (a case that never ran repeats that message)."""
     label = test.name.split(": ", 1)[-1]
     hidden = test.visibility != "visible"
-    output = test.output.replace(" " + HIDDEN_HINT, "")
+    output = "" if test.output == message else test.output.replace(" " + HIDDEN_HINT, "")
     return _Case(test, label.removeprefix("hidden case, ") if hidden else label, hidden, output)
 
 
@@ -131,7 +131,7 @@ def _function(function: FunctionResult, tests: list[TestResult]) -> _Function:
         }
     )
     code = highlight(function.code, set(marked)) if function.code else Markup()
-    return _Function(function, [_case(t) for t in tests], code, marked)
+    return _Function(function, [_case(t, function.message) for t in tests], code, marked)
 
 
 def student_report(result: SubmissionResult, assignment: Assignment) -> str:
