@@ -10,6 +10,7 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
+from conftest import BACKWARD, CHECK, CHECK_N, FORWARD, IMPORTS, notebook
 from markupsafe import escape
 
 from grader.grade import grade_batch
@@ -17,7 +18,6 @@ from grader.highlight import highlight
 from grader.report import ClassStatistics, _environment, student_report
 from grader.score import HIDDEN_HINT, FunctionResult, SubmissionResult
 from grader.score import TestResult as CaseResult
-from tests.conftest import BACKWARD, CHECK, CHECK_N, FORWARD, IMPORTS, notebook
 
 PWN = "document.title='pwned'"
 SCRIPT = f"<script>{PWN}</script>"
