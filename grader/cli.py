@@ -16,12 +16,21 @@ def _assignment(path: str | None):  # noqa: ANN202 - lazy import keeps `grader c
 def _grade(args: argparse.Namespace) -> int:
     from grader.grade import grade_batch
     from grader.progress import Progress
+    from grader.sandbox.pool import SandboxUnavailable
 
-    assignment = _assignment(args.assignment)
     out = Path(args.out)
-    outcome = grade_batch(
-        args.paths, assignment, out, args.jobs, args.force, args.require_isolation, Progress()
-    )
+    try:
+        assignment = _assignment(args.assignment)
+        outcome = grade_batch(
+            args.paths, assignment, out, args.jobs, args.force, args.require_isolation, Progress()
+        )
+    except (FileNotFoundError, SandboxUnavailable) as problem:
+        print(f"grader grade: {problem}", file=sys.stderr)
+        return 2
+    off = {name: state for name, state in outcome.host_protections.items() if state != "on"}
+    if off:
+        reasons = "; ".join(f"{name} ({state})" for name, state in off.items())
+        print(f"warning: sandbox protections off on this host: {reasons}", file=sys.stderr)
     print(
         f"Graded {outcome.graded} submission(s), {outcome.skipped} unchanged and skipped, "
         f"{outcome.submissions} in all; class mean {outcome.mean:.1f} / {outcome.max_score:g}."

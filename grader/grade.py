@@ -7,7 +7,6 @@ and assignment is skipped, so an interrupted batch resumes where it stopped.
 from __future__ import annotations
 
 import hashlib
-import threading
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
@@ -31,7 +30,7 @@ class BatchOutcome:
     submissions: int
     mean: float
     max_score: float
-    protections: tuple[str, ...]
+    host_protections: dict[str, str]
 
 
 def fingerprint(submission: Submission, assignment_fingerprint: str) -> str:
@@ -84,11 +83,8 @@ def grade_batch(
     jobs = jobs or default_size()
     assignment_print = assignment.fingerprint
     graded = skipped = 0
-    protections: tuple[str, ...] = ()
-    lock = threading.Lock()
 
     def work(submission_id: str, source: str, path: Path) -> bool:
-        nonlocal protections
         submission = read_submission(submission_id, source, path)
         stamp = fingerprint(submission, assignment_print)
         if not force:
@@ -98,9 +94,6 @@ def grade_batch(
         result = grade_one(pool, assignment, submission)
         graded_at = datetime.now(UTC).isoformat(timespec="seconds")
         write_submission(out, result, assignment, stamp, graded_at)
-        if result.protections:
-            with lock:
-                protections = result.protections
         return True
 
     with (
@@ -127,4 +120,6 @@ def grade_batch(
                     progress(done_count, len(ids))
     stats = write_gradebook(out, ids, assignment)
     write_summary(out, ids, assignment, stats)
-    return BatchOutcome(graded, skipped, len(ids), stats.mean, assignment.max_score, protections)
+    return BatchOutcome(
+        graded, skipped, len(ids), stats.mean, assignment.max_score, pool.host_protections
+    )

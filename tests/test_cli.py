@@ -1,0 +1,47 @@
+"""The command line as an instructor or an LMS hook uses it."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from tests.conftest import CORRECT, notebook
+
+
+def grader(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "grader", *args], capture_output=True, text=True, timeout=120
+    )
+
+
+def test_isolation_reports_every_protection():
+    run = grader("isolation")
+    lines = dict(line.split(None, 1) for line in run.stdout.splitlines())
+    assert set(lines) == {"rlimits", "unprivileged", "landlock", "landlock-scope", "seccomp"}
+    assert run.returncode == (0 if all(v == "on" for v in lines.values()) else 1)
+
+
+def test_require_isolation_grades_on_a_fully_isolated_host(tmp_path):
+    if grader("isolation").returncode != 0:
+        pytest.skip("this host lacks some sandbox protections")
+    (tmp_path / "a.ipynb").write_text(notebook(*CORRECT))
+    run = grader(
+        "grade", str(tmp_path / "a.ipynb"), "--out", str(tmp_path / "out"), "--require-isolation"
+    )
+    assert run.returncode == 0, run.stderr
+    assert (tmp_path / "out" / "a" / "results.json").is_file()
+
+
+def test_progress_is_plain_lines_when_not_a_terminal(tmp_path):
+    (tmp_path / "a.ipynb").write_text(notebook(*CORRECT))
+    run = grader("grade", str(tmp_path), "--out", str(tmp_path / "out"))
+    assert "graded 1/1" in run.stderr and "\r" not in run.stderr
+    assert "class mean 100.0 / 100" in run.stdout
+
+
+def test_unknown_assignment_folder_is_a_clear_error(tmp_path):
+    run = grader("grade", str(tmp_path), "--assignment", str(tmp_path / "nope"))
+    assert run.returncode == 2
+    assert "assignment" in run.stderr and "Traceback" not in run.stderr
