@@ -19,6 +19,7 @@ import numpy as np
 MAX_FRAME_BYTES = 16 * 1024 * 1024
 MAX_DEPTH = 32
 MAX_ITEMS = 200_000
+MAX_INT_BITS = 1023  # larger integers cannot be compared as floats: the judge would fail
 _HEADER = struct.Struct(">I")
 _DTYPE = re.compile(r"^[<>|=]?(b1|[iu][1248]|f[248]|c(8|16))$")
 
@@ -38,6 +39,8 @@ def encode(value: Any, depth: int = 0) -> Any:
     if value is None or type(value) in (bool, str):
         return value
     if type(value) is int:
+        if value.bit_length() > MAX_INT_BITS:
+            raise Unencodable("the integer is too large to be compared as a number")
         return value if abs(value) < 2**53 else {"$i": str(value)}
     if type(value) is float:
         return value if math.isfinite(value) else {"$f": repr(value)}
@@ -67,8 +70,10 @@ def _decode(data: Any, depth: int, budget: list[int]) -> Any:
     budget[0] -= 1
     if budget[0] < 0 or depth > MAX_DEPTH:
         raise ProtocolError("value too large or too deeply nested")
-    if data is None or type(data) in (bool, int, float, str):
+    if data is None or type(data) in (bool, float, str):
         return data
+    if type(data) is int:
+        return _checked_int(data)
     if type(data) is list:
         return [_decode(item, depth + 1, budget) for item in data]
     if type(data) is not dict or len(data) != 1:
@@ -76,8 +81,8 @@ def _decode(data: Any, depth: int, budget: list[int]) -> Any:
     (tag, body), = data.items()
     if tag == "$f" and body in ("nan", "inf", "-inf"):
         return float(body)
-    if tag == "$i" and type(body) is str and re.fullmatch(r"-?\d{1,4000}", body):
-        return int(body)
+    if tag == "$i" and type(body) is str and re.fullmatch(r"-?\d{1,400}", body):
+        return _checked_int(int(body))
     if tag == "$c" and type(body) is list and len(body) == 2:
         real, imag = (_decode(part, depth + 1, budget) for part in body)
         if type(real) is not float or type(imag) is not float:
@@ -93,6 +98,12 @@ def _decode(data: Any, depth: int, budget: list[int]) -> Any:
             result[pair[0]] = _decode(pair[1], depth + 1, budget)
         return result
     raise ProtocolError("unknown value tag")
+
+
+def _checked_int(value: int) -> int:
+    if value.bit_length() > MAX_INT_BITS:
+        raise ProtocolError("integer too large to be compared as a number")
+    return value
 
 
 def _decode_array(body: Any, budget: list[int]) -> np.ndarray:
