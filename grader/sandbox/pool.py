@@ -19,6 +19,9 @@ from typing import Any
 from grader.sandbox import protocol
 
 MAX_REFERENCE_CALLS = 100_000
+MAX_STDOUT_CHARS = 8000
+# What of an error the child reports is kept, and how much: the child may have forged it.
+ERROR_FIELDS = {"type": 100, "message": 2000, "where": 500}
 
 
 @dataclass(frozen=True)
@@ -130,7 +133,10 @@ class _Worker:
                 budget -= 1
                 allowed = {n: f for n, f in references.items() if any(n in j.rpc for j in jobs)}
                 reply = _answer(message, allowed) if budget >= 0 else {"error": "too many calls"}
-                protocol.write_frame(self.to_worker, reply)
+                try:
+                    protocol.write_frame(self.to_worker, reply)
+                except protocol.Unencodable:
+                    protocol.write_frame(self.to_worker, {"error": "the result is too large"})
             elif kind == "function":
                 runs.append(_function_run(message))
             elif kind == "job_done":
@@ -159,7 +165,8 @@ def _encoded_call(args: tuple) -> Any:
 
 def _answer(message: dict, references: dict[str, Callable[..., Any]]) -> dict:
     """Run a reference function for the child, on arguments decoded strictly."""
-    function = references.get(message.get("name"))
+    name = message.get("name")
+    function = references.get(name) if type(name) is str else None
     if function is None:
         return {"error": "no such reference function"}
     try:
@@ -173,28 +180,38 @@ def _answer(message: dict, references: dict[str, Callable[..., Any]]) -> dict:
 
 
 def _function_run(message: dict) -> FunctionRun:
+    """A function's run as the worker relayed it; every field the child wrote is checked."""
     results = []
     for raw in message.get("results", []):
         try:
             value = protocol.decode(raw["value"]) if "value" in raw else None
-            error = raw.get("error")
+            error = _error(raw.get("error"))
         except (protocol.ProtocolError, ValueError, TypeError):
             value, error = None, {"type": "Ungradable", "message": "malformed value"}
-        if error is not None and type(error) is not dict:
-            error = {"type": "Error", "message": "malformed error"}
-        results.append(
-            CallResult(
-                value, error, str(raw.get("stdout", ""))[:8000], float(raw.get("seconds", 0.0))
-            )
-        )
+        stdout = raw.get("stdout")
+        stdout = stdout[:MAX_STDOUT_CHARS] if type(stdout) is str else ""
+        results.append(CallResult(value, error, stdout, _seconds(raw.get("seconds"))))
     return FunctionRun(
         name=message["name"],
         status=message["status"],
         results=tuple(results),
         detail=message.get("detail", ""),
-        define_error=message.get("define_error"),
-        seconds=message.get("seconds", 0.0),
+        define_error=_error(message.get("define_error")),
+        seconds=_seconds(message.get("seconds")),
     )
+
+
+def _error(raw: Any) -> dict | None:
+    """An error as short text fields, whatever the child sent."""
+    if raw is None:
+        return None
+    if type(raw) is not dict:
+        return {"type": "Error", "message": "malformed error"}
+    return {key: str(raw.get(key, ""))[:limit] for key, limit in ERROR_FIELDS.items()}
+
+
+def _seconds(raw: Any) -> float:
+    return float(raw) if type(raw) in (int, float) else 0.0
 
 
 class WorkerPool:
