@@ -84,10 +84,10 @@ def _check(process: Popen, notebook: str, assignment_dir: str | None) -> CheckOu
             assignment, submission_id, notebook, submission.error, public_only=True
         )
         return CheckOutcome(result, assignment.title, {}, {})
+    extractions = extract(
+        submission.cells, assignment.functions, assignment.provided, referenced(assignment)
+    )
     with WorkerPool(sandbox_setup(assignment), 1, started=[process]) as pool:
-        extractions = extract(
-            submission.cells, assignment.functions, assignment.provided, referenced(assignment)
-        )
         runs, protections = run_functions(pool, assignment, extractions, public_only=True)
         host = pool.host_protections
     result = score_submission(
