@@ -194,7 +194,12 @@ class Worker:
                 if report["status"] == "crashed" and ended:
                     report["detail"] = ended
                 child = None
-            protocol.write_frame(1, {"type": "function", **report})
+            try:
+                protocol.write_frame(1, {"type": "function", **report})
+            except protocol.Unencodable:  # results within the child's budget but over a frame
+                detail = "the function sent back too much data"
+                report.update(results=[], status="crashed", detail=detail)
+                protocol.write_frame(1, {"type": "function", **report})
         protocol.write_frame(1, {"type": "job_done", "protections": list(self.protections)})
         if child is not None:
             self.retire(child)
@@ -229,7 +234,9 @@ class Worker:
         defined = channel.next()
         if defined is None or defined.get("type") != "defined":
             raise protocol.ProtocolError("the process ended before the function was defined")
-        self.protections = tuple(defined.get("protections", ()))
+        claimed = defined.get("protections")  # written by the child: keep only known names
+        if type(claimed) is list:
+            self.protections = tuple(p for p in claimed if p in isolation.PROTECTIONS)
         if "error" in defined:
             report["status"], report["define_error"] = "define_error", defined["error"]
         else:
