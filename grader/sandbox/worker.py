@@ -240,22 +240,33 @@ class Worker:
         if "error" in defined:
             report["status"], report["define_error"] = "define_error", defined["error"]
         else:
-            self._collect(channel, calls_w, report["results"], public)
+            rpc, results = function["rpc"], report["results"]
+            self._collect(channel, calls_w, rpc, results, public)
             if len(calls) > public:
                 _write_child(calls_w, {"type": "run", "calls": calls[public:]}, channel.deadline)
-                self._collect(channel, calls_w, report["results"], len(calls))
+                self._collect(channel, calls_w, rpc, results, len(calls))
         ended = channel.next()
         return bool(ended and ended.get("type") == "ended" and ended.get("clean") is True)
 
-    def _collect(self, channel: ChildChannel, calls_w: int, results: list, until: int) -> None:
-        """Gather results up to `until`, relaying the child's calls to reference functions."""
+    def _collect(
+        self, channel: ChildChannel, calls_w: int, rpc: list, results: list, until: int
+    ) -> None:
+        """Gather results up to `until`, relaying the child's calls to reference functions.
+
+        Only the references of `rpc` are relayed: never the function's own, whatever the child
+        writes on its pipe.
+        """
         while len(results) < until:
             message = channel.next()
             if message is None:
                 raise protocol.ProtocolError("the process ended in the middle of a case")
             if message.get("type") == "call":
-                protocol.write_frame(1, message)
-                _write_child(calls_w, protocol.read_frame(0) or {}, channel.deadline)
+                if message.get("name") in rpc:
+                    protocol.write_frame(1, message)
+                    reply = protocol.read_frame(0) or {}
+                else:
+                    reply = {"error": "no such reference function"}
+                _write_child(calls_w, reply, channel.deadline)
             elif message.get("type") == "result":
                 results.append(message)
             else:
