@@ -237,16 +237,21 @@ class Worker:
         claimed = defined.get("protections")  # written by the child: keep only known names
         if type(claimed) is list:
             self.protections = tuple(p for p in claimed if p in isolation.PROTECTIONS)
+        saw_hidden = False
         if "error" in defined:
             report["status"], report["define_error"] = "define_error", defined["error"]
         else:
             rpc, results = function["rpc"], report["results"]
             self._collect(channel, calls_w, rpc, results, public)
             if len(calls) > public:
+                saw_hidden = True
                 _write_child(calls_w, {"type": "run", "calls": calls[public:]}, channel.deadline)
                 self._collect(channel, calls_w, rpc, results, len(calls))
         ended = channel.next()
-        return bool(ended and ended.get("type") == "ended" and ended.get("clean") is True)
+        clean = bool(ended and ended.get("type") == "ended" and ended.get("clean") is True)
+        # A child that has seen hidden inputs could keep them (where no taint check looks) and
+        # print them in the next function's public case: it is never reused.
+        return clean and not saw_hidden
 
     def _collect(
         self, channel: ChildChannel, calls_w: int, rpc: list, results: list, until: int
