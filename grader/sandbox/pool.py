@@ -6,6 +6,7 @@ hidden case or secret is ever in its memory. Reference functions run here, in th
 
 from __future__ import annotations
 
+import builtins
 import os
 import queue
 import subprocess
@@ -22,6 +23,14 @@ MAX_REFERENCE_CALLS = 100_000
 MAX_STDOUT_CHARS = 8000
 # What of an error the child reports is kept, and how much: the child may have forged it.
 ERROR_FIELDS = {"type": 100, "message": 2000, "where": 500}
+# The only exception names a hidden case may report: a name the student chose could spell out
+# the hidden input.
+HIDDEN_ERROR_TYPES = frozenset(
+    name
+    for name, value in vars(builtins).items()
+    if isinstance(value, type) and issubclass(value, BaseException)
+) | {"Ungradable"}
+HIDDEN_CRASH = "the process ended during a hidden case"
 
 
 @dataclass(frozen=True)
@@ -138,7 +147,8 @@ class _Worker:
                 except protocol.Unencodable:
                     protocol.write_frame(self.to_worker, {"error": "the result is too large"})
             elif kind == "function":
-                runs.append(_function_run(message))
+                job = next(j for j in jobs if j.name == message["name"])
+                runs.append(_function_run(message, job.public, len(job.calls) > job.public))
             elif kind == "job_done":
                 return runs, tuple(message.get("protections", ()))
 
@@ -179,10 +189,14 @@ def _answer(message: dict, references: dict[str, Callable[..., Any]]) -> dict:
         return {"error": f"{type(problem).__name__}: {problem}"[:500]}
 
 
-def _function_run(message: dict) -> FunctionRun:
-    """A function's run as the worker relayed it; every field the child wrote is checked."""
+def _function_run(message: dict, public: int, has_hidden: bool) -> FunctionRun:
+    """A function's run as the worker relayed it; every field the child wrote is checked.
+
+    Results from the `public`-th on answer hidden cases: only what cannot encode a hidden
+    input is kept of them, and a process that ended after seeing them does not say how.
+    """
     results = []
-    for raw in message.get("results", []):
+    for index, raw in enumerate(message.get("results", [])):
         try:
             value = protocol.decode(raw["value"]) if "value" in raw else None
             error = _error(raw.get("error"))
@@ -190,12 +204,20 @@ def _function_run(message: dict) -> FunctionRun:
             value, error = None, {"type": "Ungradable", "message": "malformed value"}
         stdout = raw.get("stdout")
         stdout = stdout[:MAX_STDOUT_CHARS] if type(stdout) is str else ""
+        if index >= public:
+            stdout = ""
+            if error is not None:
+                kind = error["type"] if error["type"] in HIDDEN_ERROR_TYPES else "Exception"
+                error = {"type": kind, "message": "", "where": ""}
         results.append(CallResult(value, error, stdout, _seconds(raw.get("seconds"))))
+    detail = message.get("detail", "")
+    if message["status"] == "crashed" and has_hidden and len(results) >= public:
+        detail = HIDDEN_CRASH
     return FunctionRun(
         name=message["name"],
         status=message["status"],
         results=tuple(results),
-        detail=message.get("detail", ""),
+        detail=detail,
         define_error=_error(message.get("define_error")),
         seconds=_seconds(message.get("seconds")),
     )
