@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from grader.sandbox import protocol
 
 MAX_REFERENCE_CALLS = 100_000
@@ -31,6 +33,9 @@ HIDDEN_ERROR_TYPES = frozenset(
     if isinstance(value, type) and issubclass(value, BaseException)
 ) | {"Ungradable"}
 HIDDEN_CRASH = "the process ended during a hidden case"
+# A reference call may carry at most this many times the numbers of the job's largest case:
+# references run here, so arguments of any size would cost the grader memory and time.
+REFERENCE_ARGUMENTS_FACTOR = 2
 
 
 @dataclass(frozen=True)
@@ -133,6 +138,8 @@ class _Worker:
         protocol.write_frame(self.to_worker, {"type": "job", "functions": functions})
         runs: list[FunctionRun] = []
         budget = MAX_REFERENCE_CALLS
+        largest = max((_numbers(args) for j in jobs for args in j.calls), default=0)
+        limit = REFERENCE_ARGUMENTS_FACTOR * largest
         while True:
             message = protocol.read_frame(self.from_worker)
             if message is None:
@@ -141,7 +148,9 @@ class _Worker:
             if kind == "call":
                 budget -= 1
                 allowed = {n: f for n, f in references.items() if any(n in j.rpc for j in jobs)}
-                reply = _answer(message, allowed) if budget >= 0 else {"error": "too many calls"}
+                reply = (
+                    _answer(message, allowed, limit) if budget >= 0 else {"error": "too many calls"}
+                )
                 try:
                     protocol.write_frame(self.to_worker, reply)
                 except protocol.Unencodable:
@@ -173,8 +182,13 @@ def _encoded_call(args: tuple) -> Any:
     return hit[1]
 
 
-def _answer(message: dict, references: dict[str, Callable[..., Any]]) -> dict:
-    """Run a reference function for the child, on arguments decoded strictly."""
+def _answer(message: dict, references: dict[str, Callable[..., Any]], limit: int) -> dict:
+    """Run a reference function for the child, on arguments decoded strictly.
+
+    Arguments are numbers, numeric arrays and dicts of them, `limit` numbers in all: no string
+    or list that a reference could repeat (theta * x with x = [0]), no array large enough to
+    broadcast into gigabytes.
+    """
     name = message.get("name")
     function = references.get(name) if type(name) is str else None
     if function is None:
@@ -184,9 +198,33 @@ def _answer(message: dict, references: dict[str, Callable[..., Any]]) -> dict:
         kwargs = protocol.decode(message.get("kwargs") or {"$d": []})
         if type(args) is not list or type(kwargs) is not dict:
             raise protocol.ProtocolError("malformed call")
+        values = [*args, *kwargs.values()]
+        if not all(map(_numeric, values)):
+            raise ValueError("arguments must be numbers, arrays or dicts of them")
+        if _numbers(values) > limit:
+            raise ValueError("arguments larger than the cases of this assignment")
         return {"value": protocol.encode(function(*args, **kwargs))}
     except Exception as problem:  # noqa: BLE001 - any failure is the caller's to see
         return {"error": f"{type(problem).__name__}: {problem}"[:500]}
+
+
+def _numeric(value: Any) -> bool:
+    if isinstance(value, np.ndarray):
+        return True
+    if type(value) is dict:
+        return all(map(_numeric, value.values()))
+    return value is None or type(value) in (bool, int, float, complex)
+
+
+def _numbers(value: Any) -> int:
+    """How many numbers a value holds; an array counts its elements."""
+    if isinstance(value, np.ndarray):
+        return value.size
+    if isinstance(value, dict):
+        return sum(map(_numbers, value.values()))
+    if isinstance(value, list | tuple):
+        return sum(map(_numbers, value))
+    return 1
 
 
 def _function_run(message: dict, public: int, has_hidden: bool) -> FunctionRun:
