@@ -1,9 +1,9 @@
 """Runs inside the confined child: define each graded function in a fresh namespace, run it.
 
-The child is forked before the job exists, so everything it knows arrived on its pipe: the
-function's code, then its public calls, and only once those are answered, its hidden calls.
-Nothing a student prints while a public case runs can contain a hidden input. Results leave
-as plain data; the grader judges them.
+The child is forked before the job exists, so everything it knows arrived on its pipe: each
+function's code and the calls to run. The worker sends every function's public calls first and
+hidden calls only after all public output exists, so nothing a student prints in a public case
+can contain a hidden input. Results leave as plain data; the grader judges them.
 """
 
 from __future__ import annotations
@@ -173,13 +173,8 @@ def _serve_function(
     except BaseException as error:  # noqa: BLE001 - any failure to define is reported
         target, defined["error"] = None, describe_error(error)
     protocol.write_frame(results_out, defined)
-    if target is None:
-        return
-    _run_batch(target, message["calls"], real_stdout, results_out)
-    if message["hidden"]:
-        batch = protocol.read_frame(calls_in)
-        if batch is not None and batch.get("type") == "run":
-            _run_batch(target, batch["calls"], real_stdout, results_out)
+    if target is not None:
+        _run_batch(target, message["calls"], real_stdout, results_out)
 
 
 def _run_batch(target: Any, calls: list, real_stdout: Any, results_out: int) -> None:

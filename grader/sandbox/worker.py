@@ -182,18 +182,32 @@ class Worker:
         shutil.rmtree(self.scratch_root, ignore_errors=True)
 
     def run_job(self, job: dict, child: Child) -> Child:
-        """Run a submission's functions, in `child` while it stays clean; return the next spare."""
+        """Run a submission's functions, in `child` while it stays clean; return the next spare.
+
+        Every function's public calls run first; hidden inputs are sent only after all public
+        output exists, so no output shown to the student can contain one.
+        """
         for retired in self.retired:
             self._end(retired)
         self.retired.clear()
-        for function in job["functions"]:
-            child = child or self.spawn()
-            report, clean = self.run_function(child, function)
-            if not clean:
-                ended = self.retire(child, wait=True)
-                if report["status"] == "crashed" and ended:
-                    report["detail"] = ended
-                child = None
+        functions = job["functions"]
+        reports = [_new_report(function["name"]) for function in functions]
+        for hidden in (False, True):
+            for function, report in zip(functions, reports, strict=True):
+                calls = (
+                    function["calls"][function["public"] :]
+                    if hidden
+                    else (function["calls"][: function["public"]])
+                )
+                if hidden and (not calls or report["status"] != "ok"):
+                    continue
+                child = child or self.spawn()
+                if not self.run_function(child, function, calls, report):
+                    ended = self.retire(child, wait=True)
+                    if report["status"] == "crashed" and ended:
+                        report["detail"] = ended
+                    child = None
+        for report in reports:
             try:
                 protocol.write_frame(1, {"type": "function", **report})
             except protocol.Unencodable:  # results within the child's budget but over a frame
@@ -205,53 +219,42 @@ class Worker:
             self.retire(child)
         return self.spawn()
 
-    def run_function(self, child: Child, function: dict) -> tuple[dict, bool]:
-        """Send one function to the child and relay its results; also say if the child is clean."""
+    def run_function(self, child: Child, function: dict, calls: list, report: dict) -> bool:
+        """Send a function and some of its calls to the child; say if the child is still clean.
+
+        The function's time limit covers all its calls, public and hidden together.
+        """
         started = time.monotonic()
-        channel = ChildChannel(child.results_r, started + function["time_limit"])
-        report = {"name": function["name"], "results": [], "status": "ok", "detail": ""}
+        deadline = started + function["time_limit"] - report["seconds"]
+        channel = ChildChannel(child.results_r, deadline)
         clean = False
         try:
-            clean = self._converse(function, channel, child.calls_w, report)
+            clean = self._converse(function, calls, channel, child.calls_w, report)
         except Deadline:
             report["status"] = "timeout"
         except protocol.ProtocolError as problem:
             report["status"], report["detail"] = "crashed", str(problem)
-        report["seconds"] = time.monotonic() - started
-        return report, clean
+        report["seconds"] += time.monotonic() - started
+        return clean
 
-    def _converse(self, function: dict, channel: ChildChannel, calls_w: int, report: dict) -> bool:
-        """Send the function with its public calls; hidden calls go once those are answered."""
-        calls, public = function["calls"], function["public"]
+    def _converse(
+        self, function: dict, calls: list, channel: ChildChannel, calls_w: int, report: dict
+    ) -> bool:
         spec = {k: function[k] for k in ("name", "chunks", "rpc")}
-        message = {
-            "type": "function",
-            **spec,
-            "calls": calls[:public],
-            "hidden": len(calls) - public,
-        }
-        _write_child(calls_w, message, channel.deadline)
+        _write_child(calls_w, {"type": "function", **spec, "calls": calls}, channel.deadline)
         defined = channel.next()
         if defined is None or defined.get("type") != "defined":
             raise protocol.ProtocolError("the process ended before the function was defined")
         claimed = defined.get("protections")  # written by the child: keep only known names
         if type(claimed) is list:
             self.protections = tuple(p for p in claimed if p in isolation.PROTECTIONS)
-        saw_hidden = False
         if "error" in defined:
             report["status"], report["define_error"] = "define_error", defined["error"]
         else:
-            rpc, results = function["rpc"], report["results"]
-            self._collect(channel, calls_w, rpc, results, public)
-            if len(calls) > public:
-                saw_hidden = True
-                _write_child(calls_w, {"type": "run", "calls": calls[public:]}, channel.deadline)
-                self._collect(channel, calls_w, rpc, results, len(calls))
+            results = report["results"]
+            self._collect(channel, calls_w, function["rpc"], results, len(results) + len(calls))
         ended = channel.next()
-        clean = bool(ended and ended.get("type") == "ended" and ended.get("clean") is True)
-        # A child that has seen hidden inputs could keep them (where no taint check looks) and
-        # print them in the next function's public case: it is never reused.
-        return clean and not saw_hidden
+        return bool(ended and ended.get("type") == "ended" and ended.get("clean") is True)
 
     def _collect(
         self, channel: ChildChannel, calls_w: int, rpc: list, results: list, until: int
@@ -294,6 +297,10 @@ class Worker:
         except BaseException:  # noqa: BLE001 - the child must never return into the worker loop
             os._exit(70)
         os._exit(0)
+
+
+def _new_report(name: str) -> dict:
+    return {"name": name, "results": [], "status": "ok", "detail": "", "seconds": 0.0}
 
 
 @dataclasses.dataclass(frozen=True)
