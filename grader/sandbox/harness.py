@@ -8,6 +8,7 @@ can contain a hidden input. Results leave as plain data; the grader judges them.
 
 from __future__ import annotations
 
+import ctypes
 import gc
 import io
 import linecache
@@ -101,53 +102,79 @@ def define(namespace: dict, chunks: list[dict], function: str) -> Any:
     return target
 
 
-def serve(base: dict, calls_in: int, results_out: int, protections: tuple[str, ...]) -> None:
+def serve(
+    base: dict,
+    calls_in: int,
+    results_out: int,
+    protections: tuple[str, ...],
+    watch: ModuleWatch,
+) -> None:
     """Run the functions the worker sends, one after another, until it closes the pipe.
 
     After each function the child reports whether it is still clean: no thread left running and
     no shared module changed. A child that is not clean is replaced before the next function.
     """
-    baseline = _shared_state()
+    baseline = _shared_state(watch)
     while (message := protocol.read_frame(calls_in)) is not None:
-        if message.get("type") != "function":
+        if "type" not in message:
+            continue  # the answer to a call the last function forged and never read
+        if message["type"] != "function":
             return
         _serve_function(dict(base), message, calls_in, results_out, protections)
         gc.collect()
-        clean = len(sys._current_frames()) == 1 and _shared_state() == baseline
+        clean = len(sys._current_frames()) == 1 and _shared_state(watch) == baseline
         protocol.write_frame(results_out, {"type": "ended", "clean": clean})
         if not clean:
             return
 
 
-class WatchedModule(types.ModuleType):
-    """A module that notes any attribute set or deleted on it, e.g. a monkeypatched numpy."""
+class ModuleWatch:
+    """Notices any change to a loaded module's namespace, `__dict__` writes included.
 
-    def __setattr__(self, name: str, value: Any) -> None:
-        _CHANGED[0] = True
-        super().__setattr__(name, value)
-
-    def __delattr__(self, name: str) -> None:
-        _CHANGED[0] = True
-        super().__delattr__(name)
-
-
-_CHANGED = [False]
-
-
-def watch(modules: list[types.ModuleType]) -> None:
-    """Mark shared modules, in the worker before it forks, so a child sees changes to them."""
-    for module in modules:
-        module.__class__ = WatchedModule
-
-
-def _shared_state() -> tuple:
-    """What one function could change for the next: modules, hooks, settings.
-
-    Cheap by design: reading every module's contents would copy the forked memory.
+    It never reads the namespaces, which would copy the forked child's memory page by page:
+    CPython bumps a dict's version tag on every change, and the watch reads those tags from
+    memory. Where that is unavailable it compares a few modules' contents instead.
     """
+
+    FALLBACK = ("builtins", "math", "numpy", "numpy.linalg", "numpy.random")
+
+    def __init__(self) -> None:
+        self.tag = _version_tag_reader()
+        modules = [
+            module
+            for name, module in sys.modules.items()
+            if isinstance(module, types.ModuleType) and name not in ("sys", "__main__")
+        ]
+        self.addresses = [id(vars(m)) for m in modules] + [id(sys.modules)]
+        self.fallback = [m for m in modules if m.__name__ in self.FALLBACK]
+
+    def state(self) -> tuple:
+        if self.tag is not None:
+            return tuple(map(self.tag, self.addresses))
+        return (len(sys.modules), *(tuple(map(id, vars(m).values())) for m in self.fallback))
+
+
+def _version_tag_reader() -> Any:
+    """A reader of a dict's version tag by address, if this interpreter bumps it reliably."""
+    if sys.implementation.name != "cpython":
+        return None
+    offset = 3 * ctypes.sizeof(ctypes.c_ssize_t)
+
+    def tag(address: int) -> int:
+        return ctypes.c_uint64.from_address(address + offset).value
+
+    probe: dict = {}
+    seen = [tag(id(probe))]
+    for change in (lambda: probe.update(x=1), lambda: probe.update(x=2), probe.clear):
+        change()
+        seen.append(tag(id(probe)))
+    return tag if len(set(seen)) == len(seen) else None
+
+
+def _shared_state(watch: ModuleWatch) -> tuple:
+    """What one function could change for the next: modules, hooks, settings."""
     return (
-        _CHANGED[0],
-        len(sys.modules),
+        watch.state(),
         sys.gettrace(),
         sys.getprofile(),
         sys.getrecursionlimit(),

@@ -1,7 +1,10 @@
 """The warm worker: a fresh interpreter that imports numpy once, then forks a child per function.
 
 Started by the grader with a clean environment; it never holds expected values. It reads jobs
-on stdin and answers on stdout, relaying the child's calls to reference functions.
+on stdin and answers on stdout, relaying the child's calls to reference functions. Children are
+forked by a zygote, a copy of the worker made before the first job: a child forked from the
+worker itself would inherit its memory of earlier submissions (their code, their output and
+every hidden input), a few frames up its own stack.
 """
 
 from __future__ import annotations
@@ -14,10 +17,12 @@ import os
 import select
 import shutil
 import signal
+import socket
 import sys
 import tempfile
 import time
 import types
+from collections.abc import Callable
 from contextlib import suppress
 from pathlib import Path
 
@@ -72,7 +77,6 @@ PRELOADED = (
     "encodings.latin_1",
     "encodings.ascii",
 )
-WATCHED = ("builtins", "math", "numpy", "numpy.linalg", "numpy.random")
 MAX_CHILD_BYTES = 32 * 1024 * 1024
 SANDBOX_UID = 65534
 PR_SET_PDEATHSIG = 1
@@ -115,10 +119,8 @@ class Worker:
     def __init__(self, setup: dict) -> None:
         for name in PRELOADED:
             importlib.import_module(name)
-        support = []
         for name, source in setup["modules"].items():
             module = types.ModuleType(name)
-            support.append(module)
             module.__file__ = f"<{name}>"
             sys.modules[name] = module
             exec(compile(source, f"<{name}>", "exec"), module.__dict__)
@@ -138,9 +140,10 @@ class Worker:
         self.retired: list[Child] = []
         self.children: dict[int, Child] = {}
         self.host = isolation.protections()
-        harness.watch([sys.modules[name] for name in WATCHED] + support)
+        self.watch = harness.ModuleWatch()
         gc.freeze()
         self.contained = self.host.get("seccomp") == "on"
+        self.zygote = Zygote(self._child)
 
     def spawn(self) -> Child:
         """Fork and confine a child that waits for functions on its pipe."""
@@ -149,9 +152,7 @@ class Worker:
             os.chown(scratch, self.uid, self.uid)
         calls_r, calls_w = os.pipe()
         results_r, results_w = os.pipe()
-        pid = os.fork()
-        if pid == 0:
-            self._child(scratch, calls_r, results_w)
+        pid = self.zygote.spawn(scratch, calls_r, results_w)
         os.close(calls_r)
         os.close(results_w)
         child = Child(pid, calls_w, results_r, scratch)
@@ -171,7 +172,7 @@ class Worker:
 
     def _end(self, child: Child) -> str | None:
         self.children.pop(child.pid, None)
-        return _end(child, self.contained)
+        return _end(child, self.contained, self.zygote)
 
     def shutdown(self) -> None:
         """Kill every child still alive and remove all scratch space."""
@@ -179,6 +180,7 @@ class Worker:
             with suppress(ProcessLookupError):
                 os.kill(child.pid, signal.SIGKILL)
             self._end(child)
+        self.zygote.close()
         shutil.rmtree(self.scratch_root, ignore_errors=True)
 
     def run_job(self, job: dict, child: Child) -> Child:
@@ -293,7 +295,7 @@ class Worker:
             confinement = dataclasses.replace(self.confinement, write_paths=(str(scratch),))
             protections = isolation.confine(confinement)
             ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
-            harness.serve(self.namespace, 3, 4, protections)
+            harness.serve(self.namespace, 3, 4, protections, self.watch)
         except BaseException:  # noqa: BLE001 - the child must never return into the worker loop
             os._exit(70)
         os._exit(0)
@@ -323,7 +325,68 @@ def _write_child(fd: int, message: dict, deadline: float) -> None:
             raise protocol.ProtocolError("the process stopped reading") from None
 
 
-def _end(child: Child, contained: bool) -> str | None:
+class Zygote:
+    """The process that forks every child, forked itself before the worker sees any job.
+
+    It gets a child's scratch folder and pipe ends over a socket, answers with the child's
+    pid, and reaps children when asked (they are its own).
+    """
+
+    def __init__(self, make_child: Callable[[Path, int, int], None]) -> None:
+        self.socket, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        self.pid = os.fork()
+        if self.pid == 0:
+            self.socket.close()
+            _serve_spawns(theirs, make_child)
+        theirs.close()
+
+    def spawn(self, scratch: Path, calls_r: int, results_w: int) -> int:
+        socket.send_fds(self.socket, [str(scratch).encode()], [calls_r, results_w])
+        return self._answer()
+
+    def wait(self, pid: int) -> int:
+        """The wait status of a child that was killed or has ended."""
+        self.socket.send(b"wait %d" % pid)
+        return self._answer()
+
+    def _answer(self) -> int:
+        answer = self.socket.recv(32)
+        if not answer:
+            raise RuntimeError("the zygote has stopped")
+        return int(answer)
+
+    def close(self) -> None:
+        self.socket.close()
+        with suppress(ChildProcessError):
+            os.waitpid(self.pid, 0)
+
+
+def _serve_spawns(requests: socket.socket, make_child: Callable[[Path, int, int], None]) -> None:
+    """The zygote's loop, until the worker closes its end (or dies: then so do we)."""
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        while True:
+            data, fds, _, _ = socket.recv_fds(requests, 4096, 2)
+            if not data:
+                break
+            if data.startswith(b"wait "):
+                try:
+                    answer = os.waitpid(int(data[5:]), 0)[1]
+                except ChildProcessError:
+                    answer = 0
+            else:
+                answer = os.fork()
+                if answer == 0:
+                    requests.close()
+                    make_child(Path(data.decode()), *fds)
+                for fd in fds:
+                    os.close(fd)
+            requests.send(str(answer).encode())
+    finally:
+        os._exit(0)
+
+
+def _end(child: Child, contained: bool, zygote: Zygote) -> str | None:
     """Kill the child and all it started, remove its scratch; say how it ended (None: normally).
 
     Where seccomp stops the child from creating processes, nothing else can be left.
@@ -332,9 +395,9 @@ def _end(child: Child, contained: bool) -> str | None:
         os.killpg(child.pid, signal.SIGKILL)
     with suppress(ProcessLookupError):
         os.kill(child.pid, signal.SIGKILL)
-    _, status = os.waitpid(child.pid, 0)
+    status = zygote.wait(child.pid)
     if not contained:
-        _reap_orphans()
+        _reap_orphans(zygote.pid)
     shutil.rmtree(child.scratch, ignore_errors=True)
     if os.WIFSIGNALED(status):
         number = os.WTERMSIG(status)
@@ -345,11 +408,13 @@ def _end(child: Child, contained: bool) -> str | None:
     return None if code == 0 else f"the process exited with code {code}"
 
 
-def _reap_orphans() -> None:
+def _reap_orphans(zygote: int) -> None:
     """Kill and reap anything that escaped the child's process group (we are its subreaper)."""
     for path in Path(f"/proc/{os.getpid()}/task").glob("*/children"):
         with suppress(OSError):
             for pid in path.read_text().split():
+                if int(pid) == zygote:
+                    continue
                 with suppress(ProcessLookupError):
                     os.kill(int(pid), signal.SIGKILL)
     with suppress(ChildProcessError):
