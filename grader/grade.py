@@ -17,7 +17,7 @@ import grader
 from grader.extract import extract
 from grader.read import Submission, find_files, read_submission, unique_ids
 from grader.report import read_results, write_gradebook, write_submission, write_summary
-from grader.run import run_functions, sandbox_setup
+from grader.run import referenced, run_functions, sandbox_setup
 from grader.sandbox.pool import WorkerPool, default_size
 from grader.score import SubmissionResult, score_submission, unreadable_result
 from grader.spec import Assignment
@@ -59,7 +59,9 @@ def grade_one(
         return unreadable_result(
             assignment, submission.id, submission.source, submission.error, public_only
         )
-    extractions = extract(submission.cells, assignment.functions, assignment.provided)
+    extractions = extract(
+        submission.cells, assignment.functions, assignment.provided, referenced(assignment)
+    )
     runs, protections = run_functions(pool, assignment, extractions, public_only)
     return score_submission(
         assignment, submission.id, submission.source, extractions, runs, public_only, protections

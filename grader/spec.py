@@ -73,8 +73,9 @@ class Assignment:
     def fingerprint(self) -> str:
         """Changes whenever anything that can change a grade changes."""
         digest = hashlib.sha256()
-        for path in sorted(self.folder.rglob("*.py")):
-            digest.update(path.name.encode())
+        paths = [*self.folder.rglob("*.py"), *self.folder.rglob("*.json")]
+        for path in sorted(p for p in paths if "__pycache__" not in p.parts):
+            digest.update(str(path.relative_to(self.folder)).encode())
             digest.update(path.read_bytes())
         return digest.hexdigest()[:16]
 
