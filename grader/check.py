@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
-from grader.sandbox.pool import start_worker
+from grader.sandbox.launch import start_worker
 
 if TYPE_CHECKING:
     from subprocess import Popen

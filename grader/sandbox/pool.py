@@ -10,16 +10,15 @@ import builtins
 import os
 import queue
 import subprocess
-import sys
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from grader.sandbox import protocol
+from grader.sandbox.launch import start_worker
 
 MAX_REFERENCE_CALLS = 100_000
 MAX_STDOUT_CHARS = 8000
@@ -80,28 +79,6 @@ class Setup:
 
 class SandboxUnavailable(RuntimeError):
     """The sandbox could not start, or lacks protections that were demanded."""
-
-
-def start_worker() -> subprocess.Popen:
-    """Start a worker interpreter with a clean environment; it waits for its setup on stdin."""
-    package_parent = str(Path(__file__).resolve().parent.parent.parent)
-    env = {
-        "PATH": "/usr/bin:/bin",
-        "LANG": "C.UTF-8",
-        "HOME": "/nonexistent",
-        "PYTHONPATH": package_parent,
-        "PYTHONDONTWRITEBYTECODE": "1",
-        "PYTHONHASHSEED": "0",
-        **{name: "1" for name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")},
-    }
-    return subprocess.Popen(
-        [sys.executable, "-s", "-m", "grader.sandbox.worker"],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        env=env,
-        cwd="/",
-        start_new_session=True,
-    )
 
 
 class _Worker:

@@ -1,0 +1,31 @@
+"""Starting a sandbox worker: kept free of heavy imports, so it can begin before they load."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+THREAD_VARIABLES = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
+
+
+def start_worker() -> subprocess.Popen:
+    """Start a worker interpreter with a clean environment; it waits for its setup on stdin."""
+    package_parent = str(Path(__file__).resolve().parent.parent.parent)
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "LANG": "C.UTF-8",
+        "HOME": "/nonexistent",
+        "PYTHONPATH": package_parent,
+        "PYTHONDONTWRITEBYTECODE": "1",
+        "PYTHONHASHSEED": "0",
+        **dict.fromkeys(THREAD_VARIABLES, "1"),
+    }
+    return subprocess.Popen(
+        [sys.executable, "-s", "-m", "grader.sandbox.worker"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        env=env,
+        cwd="/",
+        start_new_session=True,
+    )
