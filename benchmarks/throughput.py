@@ -80,14 +80,14 @@ class Run:
 
 
 class TreeSampler(threading.Thread):
-    """Polls /proc: the grader's peak RSS, the whole process tree's RSS and PSS, workers' CPU."""
+    """Polls /proc: the grader's peak RSS and own CPU, the whole process tree's RSS and PSS."""
 
     def __init__(self, pid: int, interval: float = 0.1) -> None:
         super().__init__(daemon=True)
         self.pid, self.interval = pid, interval
         self.done = threading.Event()
         self.grader_peak = self.tree_rss = self.tree_pss = 0
-        self.worker_cpu: dict[int, float] = {}
+        self.grader_cpu = 0.0
 
     def run(self) -> None:
         while True:
@@ -97,6 +97,8 @@ class TreeSampler(threading.Thread):
 
     def sample(self) -> None:
         self.grader_peak = max(self.grader_peak, _status(self.pid).get("VmHWM", 0))
+        if fields := _stat(self.pid):
+            self.grader_cpu = (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
         parents = _parents()
         tree, frontier = [self.pid], [self.pid]
         while frontier:
@@ -104,9 +106,6 @@ class TreeSampler(threading.Thread):
             tree += frontier
         self.tree_rss = max(self.tree_rss, sum(_status(pid).get("VmRSS", 0) for pid in tree))
         self.tree_pss = max(self.tree_pss, sum(map(_pss, tree)))
-        for pid, parent in parents.items():
-            if parent == self.pid and (cpu := _cpu(pid)) is not None:
-                self.worker_cpu[pid] = cpu
 
 
 def _read(path: str) -> str:
@@ -145,12 +144,6 @@ def _parents() -> dict[int, int]:
     return parents
 
 
-def _cpu(pid: int) -> float | None:
-    """User + system seconds of a process and of the children it has reaped."""
-    fields = _stat(pid)
-    return sum(map(int, fields[11:15])) / CLOCK_TICKS if fields else None
-
-
 def _children_cpu() -> float:
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)
     return usage.ru_utime + usage.ru_stime
@@ -178,7 +171,7 @@ def run_grader(label: str, folder: Path, out: Path, jobs: int | None) -> Run:
     if process.returncode != 0 or counts is None:
         sys.exit(f"`{shlex.join(command)}` failed ({process.returncode}):\n{stdout}{stderr}")
     graded, skipped = int(counts.group(1)), int(counts.group(2))
-    sandbox = sum(sampler.worker_cpu.values())
+    sandbox = cpu - sampler.grader_cpu
     return Run(
         label,
         graded + skipped,
