@@ -26,6 +26,7 @@ import shutil
 import socket
 import tempfile
 import textwrap
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -500,6 +501,31 @@ ATTACKS: dict[str, Attack] = {
         ''',
         "error",
     ),
+    "fill_the_disk": attack(
+        "forward_propagation",
+        r'''
+        if public_case(x, theta):
+            block, written, stop = b"x" * (1 << 20), 0, time.monotonic() + 1
+            try:
+                for fd in (1, 2):  # the output file opened before confinement
+                    while time.monotonic() < stop:
+                        written += os.write(fd, block)
+            except OSError:
+                pass
+            try:
+                for n in range(100000):
+                    if time.monotonic() > stop:
+                        break
+                    with open(f"fill{n}", "wb") as handle:
+                        for _ in range(15):
+                            written += handle.write(block)
+            except OSError:
+                pass
+            print("WROTE", written >> 20, "MiB")
+        return theta * x
+        ''',
+        "passed",
+    ),
     "many_files": attack(
         "forward_propagation",
         "handles = [open('/dev/null') for _ in range(10000)]\nreturn theta * x",
@@ -700,21 +726,26 @@ def survivors(grace: float = 3.0) -> list[tuple[int, str, str]]:
     return left
 
 
-def scratch_roots() -> set[Path]:
-    return set(Path(tempfile.gettempdir()).glob("grader-*"))
+class ScratchWatch(threading.Thread):
+    """Notes, while a batch runs, the scratch roots its sandbox children work in.
 
+    Other batches may run on this host at the same time: only our descendants count.
+    """
 
-def in_use(folder: Path) -> bool:
-    """Whether a live process works inside `folder` (another batch's scratch, not a leftover)."""
-    for pid in os.listdir("/proc"):
-        if pid.isdigit():
-            try:
-                cwd = os.readlink(f"/proc/{pid}/cwd")
-            except OSError:
-                continue
-            if cwd.startswith(str(folder)):
-                return True
-    return False
+    def __init__(self) -> None:
+        super().__init__(daemon=True)
+        self.roots: set[Path] = set()
+        self.done = threading.Event()
+
+    def run(self) -> None:
+        while not self.done.wait(0.02):
+            for pid, _, _ in descendants():
+                try:
+                    cwd = Path(os.readlink(f"/proc/{pid}/cwd"))
+                except OSError:
+                    continue
+                if cwd.parent.name.startswith("grader-"):
+                    self.roots.add(cwd.parent)
 
 
 def set_subreaper(on: bool) -> None:
@@ -839,7 +870,8 @@ def arena(assignment: Assignment) -> Iterator[Arena]:
         path.write_text(hostile(item, known))
         ids[name] = re.sub(r"[^\w.-]+", "_", path.stem, flags=re.ASCII).strip("._")
     canary_stat = canary.stat()
-    before = scratch_roots()
+    watch = ScratchWatch()
+    watch.start()
     os.environ["GRADER_TEST_SECRET"] = secret
     set_subreaper(True)
     memory = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
@@ -850,10 +882,13 @@ def arena(assignment: Assignment) -> Iterator[Arena]:
         memory_growth = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - memory) * 1024
         left = survivors()
     finally:
+        watch.done.set()
+        watch.join()
         set_subreaper(False)
         reap()
         del os.environ["GRADER_TEST_SECRET"]
-    leftovers = [p for p in scratch_roots() - before if p.exists() and not in_use(p)]
+    assert watch.roots, "no sandbox child was seen"
+    leftovers = [root for root in watch.roots if root.exists()]
     results = {i: json.loads((out / i / "results.json").read_text()) for i in ids.values()}
     reports = {i: (out / i / "report.html").read_text() for i in ids.values()}
     yield Arena(
@@ -913,7 +948,7 @@ def test_every_attack_step_is_stopped(arena: Arena, name: str) -> None:
         ("thread_bomb", "RuntimeError"),
         ("allocate", "MemoryError"),
         ("allocate_numpy", "MemoryError"),
-        ("big_file", "File too large"),
+        ("big_file", "Permission denied"),
         ("many_files", "Too many open files"),
         ("deep_recursion", "SIGSEGV"),
         ("segfault", "SIGSEGV"),
@@ -1033,6 +1068,13 @@ def test_the_batch_stays_fast(arena: Arena) -> None:
     # Timeouts cost TIME_LIMIT each on two workers; nothing else may hold the batch up.
     timeouts = sum(1 for a in ATTACKS.values() if a.status == {"timeout"})
     assert arena.seconds < 10 + timeouts * TIME_LIMIT
+
+
+def test_a_function_cannot_fill_the_disk(arena: Arena) -> None:
+    report = html.unescape(arena.reports[arena.ids["fill_the_disk"]])
+    written = re.findall(r"WROTE (\d+) MiB", report)
+    assert written, "the attack did not run"
+    assert int(written[0]) <= 16  # the output file's size limit
 
 
 def test_reference_calls_cannot_make_the_grader_allocate(arena: Arena) -> None:

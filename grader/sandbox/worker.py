@@ -148,8 +148,6 @@ class Worker:
     def spawn(self) -> Child:
         """Fork and confine a child that waits for functions on its pipe."""
         scratch = Path(tempfile.mkdtemp(dir=self.scratch_root))
-        if self.uid is not None:
-            os.chown(scratch, self.uid, self.uid)
         calls_r, calls_w = os.pipe()
         results_r, results_w = os.pipe()
         pid = self.zygote.spawn(scratch, calls_r, results_w)
@@ -292,8 +290,9 @@ class Worker:
                 os.dup2(fd, target)
             os.closerange(5, 1 << 16)
             os.chdir(scratch)
-            confinement = dataclasses.replace(self.confinement, write_paths=(str(scratch),))
-            protections = isolation.confine(confinement)
+            # Nothing is writable, scratch included (it stays root's): a function that could
+            # create files could fill the disk at disk speed, file size limit or not.
+            protections = isolation.confine(self.confinement)
             ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
             harness.serve(self.namespace, 3, 4, protections, self.watch)
         except BaseException:  # noqa: BLE001 - the child must never return into the worker loop
