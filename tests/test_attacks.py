@@ -591,6 +591,17 @@ ATTACKS: dict[str, Attack] = {
         "error",
         file_name="html_<img src=x onerror=alert(1)>.ipynb",
     ),
+    "lone_surrogates": attack(
+        "forward_propagation",
+        r'''
+        print("printed " + chr(0xD800))
+        if public_case(x, theta):
+            raise ValueError("raised " + chr(0xDFFF))
+        return chr(0xD800) * 3
+        ''',
+        "error",
+        "failed",
+    ),
     "chatty": attack(
         "forward_propagation",
         r'''

@@ -218,7 +218,7 @@ def _function_run(message: dict, public: int, has_hidden: bool) -> FunctionRun:
         except (protocol.ProtocolError, ValueError, TypeError):
             value, error = None, {"type": "Ungradable", "message": "malformed value"}
         stdout = raw.get("stdout")
-        stdout = stdout[:MAX_STDOUT_CHARS] if type(stdout) is str else ""
+        stdout = _text(stdout, MAX_STDOUT_CHARS) if type(stdout) is str else ""
         if index >= public:
             stdout = ""
             if error is not None:
@@ -244,7 +244,12 @@ def _error(raw: Any) -> dict | None:
         return None
     if type(raw) is not dict:
         return {"type": "Error", "message": "malformed error"}
-    return {key: str(raw.get(key, ""))[:limit] for key, limit in ERROR_FIELDS.items()}
+    return {key: _text(str(raw.get(key, "")), limit) for key, limit in ERROR_FIELDS.items()}
+
+
+def _text(text: str, limit: int) -> str:
+    """At most `limit` characters of valid UTF-8: a lone surrogate would stop the report."""
+    return text[:limit].encode("utf-8", "replace").decode("utf-8")
 
 
 def _seconds(raw: Any) -> float:
