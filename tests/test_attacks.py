@@ -1208,3 +1208,57 @@ def test_a_passing_hidden_case_does_not_show_its_value(arena: Arena) -> None:
     result = arena.results["a_correct"]
     hidden = [t["output"] for t in result["tests"] if t["visibility"] != "visible"]
     assert leaked("".join(hidden), hidden_numbers(arena.assignment)) == []
+
+
+# --- holes outside the sandbox, for their owners: each xfail turns into a failure once fixed --
+
+
+def _batch_with_a_correct_submission(folder: Path, assignment: Assignment) -> dict[str, dict]:
+    """Grade `folder` next to a correct submission; return every results.json by id."""
+    (folder / "a_correct.ipynb").write_text(notebook(*CORRECT_CELLS.values(), IMPORTS))
+    out = folder.parent / f"{folder.name}-out"
+    grade_batch([str(folder)], fast(assignment), out, jobs=1)
+    return {p.parent.name: json.loads(p.read_text()) for p in out.glob("*/results.json")}
+
+
+@pytest.mark.xfail(
+    strict=True,
+    raises=(RecursionError, MemoryError),
+    reason="extract.py: ast.parse raises RecursionError/MemoryError on a deeply nested "
+    "expression in a cell, and grade_batch stops",
+)
+def test_a_deeply_nested_expression_costs_only_its_submission(
+    tmp_path: Path, assignment: Assignment
+) -> None:
+    deep = FORWARD.replace("J = theta * x", "J = theta * x\n    y = " + "-" * 200_000 + "1")
+    (tmp_path / "deep.ipynb").write_text(notebook(IMPORTS, deep, BACKWARD, CHECK, CHECK_N))
+    results = _batch_with_a_correct_submission(tmp_path, assignment)
+    assert results["a_correct"]["score"] == 100 and "deep" in results
+
+
+@pytest.mark.xfail(
+    strict=True,
+    raises=UnicodeEncodeError,
+    reason="read.py/report.py: a \\ud800 escape in a notebook's JSON puts a lone surrogate in "
+    "the code shown by the report, and writing the report stops grade_batch",
+)
+def test_a_lone_surrogate_in_the_code_costs_only_its_submission(
+    tmp_path: Path, assignment: Assignment
+) -> None:
+    cells = notebook(IMPORTS, FORWARD.replace("J = theta * x", "J = theta * x  # SURROGATE"))
+    (tmp_path / "odd.ipynb").write_text(cells.replace("SURROGATE", "\\ud800"))
+    results = _batch_with_a_correct_submission(tmp_path, assignment)
+    assert results["a_correct"]["score"] == 100 and "odd" in results
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="read.py follows symlinks: a 'submission' linked to solution.py scores full marks "
+    "and its report shows the reference code",
+)
+def test_a_symlinked_submission_reads_nothing_outside_the_folder(
+    tmp_path: Path, assignment: Assignment
+) -> None:
+    (tmp_path / "sneaky.py").symlink_to(ROOT / "reference_solutions/gradient_checking/solution.py")
+    results = _batch_with_a_correct_submission(tmp_path, assignment)
+    assert results["sneaky"]["score"] == 0
