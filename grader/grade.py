@@ -7,6 +7,7 @@ and assignment is skipped, so an interrupted batch resumes where it stopped.
 from __future__ import annotations
 
 import hashlib
+import logging
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
@@ -16,11 +17,24 @@ from pathlib import Path
 import grader
 from grader.extract import extract
 from grader.read import Submission, find_files, read_submission, unique_ids
-from grader.report import read_results, write_gradebook, write_submission, write_summary
+from grader.report import (
+    read_results,
+    results_json,
+    write_atomic,
+    write_gradebook,
+    write_submission,
+    write_summary,
+)
 from grader.run import referenced, run_functions, sandbox_setup
 from grader.sandbox.pool import WorkerPool, default_size
 from grader.score import SubmissionResult, score_submission, unreadable_result
 from grader.spec import Assignment
+
+logger = logging.getLogger(__name__)
+INTERNAL_ERROR = (
+    "The grader itself failed on this submission, through no fault of the file; the details "
+    "are in the grader's log and the next run will try again."
+)
 
 
 @dataclass(frozen=True)
@@ -93,20 +107,26 @@ def grade_batch(
             previous = read_results(out, submission_id)
             if previous and previous.get("fingerprint") == stamp:
                 return False
-        result = grade_one(pool, assignment, submission)
         graded_at = datetime.now(UTC).isoformat(timespec="seconds")
-        write_submission(out, result, assignment, stamp, graded_at)
+        try:
+            result = grade_one(pool, assignment, submission)
+            write_submission(out, result, assignment, stamp, graded_at)
+        except Exception:  # a fault of ours costs this submission only, never the batch
+            logger.exception("internal error while grading %s", source)
+            failed = unreadable_result(assignment, submission_id, source, INTERNAL_ERROR)
+            write_atomic(out / submission_id / "results.json", results_json(failed, "", graded_at))
         return True
 
+    # Two threads per worker: while one writes a report, the other keeps the worker busy.
     with (
         WorkerPool(sandbox_setup(assignment), jobs, require_isolation) as pool,
-        ThreadPoolExecutor(jobs) as executor,
+        ThreadPoolExecutor(2 * jobs) as executor,
     ):
         pending: set[Future] = set()
         done_count = 0
         items = iter(zip(ids, files, strict=True))
         while True:
-            while len(pending) < 2 * jobs and (item := next(items, None)) is not None:
+            while len(pending) < 4 * jobs and (item := next(items, None)) is not None:
                 submission_id, (source, path) = item
                 pending.add(executor.submit(work, submission_id, source, path))
             if not pending:

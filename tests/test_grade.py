@@ -209,3 +209,19 @@ def test_cli_exit_code_is_zero_whatever_the_scores(tmp_path):
     assert run.returncode == 0, run.stderr
     assert "Graded 1 submission" in run.stdout
     assert "Traceback" not in run.stderr
+
+
+def test_a_fault_of_the_grader_costs_one_submission_not_the_batch(tmp_path, assignment, caplog):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    (folder / "a.ipynb").write_text(notebook(*CORRECT))
+    (folder / "b.ipynb").write_text(notebook(*CORRECT))
+    out = tmp_path / "out"
+    (out / "a" / "report.html").mkdir(parents=True)  # the report cannot be written there
+    outcome = grade_batch([str(folder)], assignment, out, jobs=2)
+    assert outcome.submissions == 2
+    a = json.loads((out / "a" / "results.json").read_text())
+    b = json.loads((out / "b" / "results.json").read_text())
+    assert b["score"] == 100 and a["score"] == 0
+    assert "grader itself failed" in a["error"] and a["fingerprint"] == ""
+    assert "internal error while grading" in caplog.text
