@@ -409,13 +409,14 @@ def _end(child: Child, contained: bool, zygote: Zygote) -> str | None:
 
 def _reap_orphans(zygote: int) -> None:
     """Kill and reap anything that escaped the child's process group (we are its subreaper)."""
-    for path in Path(f"/proc/{os.getpid()}/task").glob("*/children"):
-        with suppress(OSError):
-            for pid in path.read_text().split():
-                if int(pid) == zygote:
-                    continue
-                with suppress(ProcessLookupError):
-                    os.kill(int(pid), signal.SIGKILL)
+    me = os.getpid()
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == zygote:
+            continue
+        with suppress(OSError, ValueError, IndexError):
+            parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            if parent == me:
+                os.kill(int(entry.name), signal.SIGKILL)
     with suppress(ChildProcessError):
         while os.waitpid(-1, os.WNOHANG)[0]:
             pass
