@@ -36,12 +36,18 @@ from typing import Any
 import numpy as np
 import pytest
 
+from grader.extract import extract
 from grader.grade import grade_batch
+from grader.read import parse
+from grader.run import function_jobs, sandbox_setup
+from grader.sandbox.pool import WorkerPool
+from grader.sandbox.protocol import Unencodable
 from grader.spec import Assignment
 from tests.conftest import BACKWARD, CHECK, CHECK_N, FORWARD, IMPORTS, ROOT, notebook
 
 FUNCTIONS = ("forward_propagation", "backward_propagation", "gradient_check", "gradient_check_n")
 CORRECT_CELLS = dict(zip(FUNCTIONS, (FORWARD, BACKWARD, CHECK, CHECK_N), strict=True))
+CORRECT_PARSED = parse(notebook(IMPORTS, *CORRECT_CELLS.values()).encode(), ".ipynb")
 SIGNATURES = {
     "forward_propagation": "x, theta",
     "backward_propagation": "x, theta",
@@ -1210,7 +1216,7 @@ def test_a_passing_hidden_case_does_not_show_its_value(arena: Arena) -> None:
     assert leaked("".join(hidden), hidden_numbers(arena.assignment)) == []
 
 
-# --- holes outside the sandbox, for their owners: each xfail turns into a failure once fixed --
+# --- faults in the grader's own stages cost the submission, never the batch -----------------
 
 
 def _batch_with_a_correct_submission(folder: Path, assignment: Assignment) -> dict[str, dict]:
@@ -1221,34 +1227,43 @@ def _batch_with_a_correct_submission(folder: Path, assignment: Assignment) -> di
     return {p.parent.name: json.loads(p.read_text()) for p in out.glob("*/results.json")}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=(RecursionError, MemoryError),
-    reason="extract.py: ast.parse raises RecursionError/MemoryError on a deeply nested "
-    "expression in a cell, and grade_batch stops",
-)
 def test_a_deeply_nested_expression_costs_only_its_submission(
     tmp_path: Path, assignment: Assignment
 ) -> None:
+    # ast.parse raises MemoryError (or RecursionError) on it, in the grader's extract stage.
     deep = FORWARD.replace("J = theta * x", "J = theta * x\n    y = " + "-" * 200_000 + "1")
     (tmp_path / "deep.ipynb").write_text(notebook(IMPORTS, deep, BACKWARD, CHECK, CHECK_N))
     results = _batch_with_a_correct_submission(tmp_path, assignment)
-    assert results["a_correct"]["score"] == 100 and "deep" in results
+    assert (results["a_correct"]["score"], results["deep"]["score"]) == (100, 0)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=UnicodeEncodeError,
-    reason="read.py/report.py: a \\ud800 escape in a notebook's JSON puts a lone surrogate in "
-    "the code shown by the report, and writing the report stops grade_batch",
-)
 def test_a_lone_surrogate_in_the_code_costs_only_its_submission(
     tmp_path: Path, assignment: Assignment
 ) -> None:
+    # A \ud800 escape in the notebook's JSON: the report's code listing cannot be UTF-8.
     cells = notebook(IMPORTS, FORWARD.replace("J = theta * x", "J = theta * x  # SURROGATE"))
     (tmp_path / "odd.ipynb").write_text(cells.replace("SURROGATE", "\\ud800"))
     results = _batch_with_a_correct_submission(tmp_path, assignment)
-    assert results["a_correct"]["score"] == 100 and "odd" in results
+    assert (results["a_correct"]["score"], results["odd"]["score"]) == (100, 0)
+
+
+def test_a_job_too_large_to_send_leaves_the_pool_its_worker(assignment: Assignment) -> None:
+    huge = FORWARD.replace("J = theta * x", 'J = theta * x\n    """' + "x" * (17 << 20) + '"""')
+    jobs = [
+        function_jobs(assignment, extract(cells, assignment.functions, assignment.provided))
+        for cells in (parse(notebook(IMPORTS, huge).encode(), ".ipynb"), CORRECT_PARSED)
+    ]
+    finished: list = []
+    with WorkerPool(sandbox_setup(fast(assignment)), 1) as pool:
+        with pytest.raises(Unencodable):  # grade_batch logs it and fails that submission
+            pool.run(jobs[0])
+        thread = threading.Thread(target=lambda: finished.append(pool.run(jobs[1])), daemon=True)
+        thread.start()
+        thread.join(30)
+    assert finished, "the pool lost its only worker: every later submission would wait forever"
+
+
+# --- holes outside the sandbox, for their owners: each xfail turns into a failure once fixed --
 
 
 @pytest.mark.xfail(

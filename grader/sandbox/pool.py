@@ -294,16 +294,22 @@ class WorkerPool:
         try:
             result = worker.run(jobs, self.setup.references)
         except (SandboxUnavailable, protocol.ProtocolError, OSError):
-            with self.lock:
-                self.workers.remove(worker)
-            worker.process.kill()
-            self._start()
+            self._replace(worker)
             failed = [
                 FunctionRun(j.name, "crashed", detail="the sandbox worker failed") for j in jobs
             ]
             return failed, ()
+        except Exception:  # e.g. a job too large for a frame: the caller hears of it, and
+            self._replace(worker)  # the pool keeps its size (else the next run waits forever)
+            raise
         self.idle.put(worker)
         return result
+
+    def _replace(self, worker: _Worker) -> None:
+        with self.lock:
+            self.workers.remove(worker)
+        worker.process.kill()
+        self._start()
 
     def close(self) -> None:
         with self.lock:
