@@ -1081,10 +1081,9 @@ def test_no_scratch_folder_survives_the_batch(arena: Arena) -> None:
     assert arena.leftovers == []
 
 
-def test_the_batch_stays_fast(arena: Arena) -> None:
-    # Timeouts cost TIME_LIMIT each on two workers; nothing else may hold the batch up.
-    timeouts = sum(1 for a in ATTACKS.values() if a.status == {"timeout"})
-    assert arena.seconds < 10 + timeouts * TIME_LIMIT
+def test_no_attack_holds_the_batch_up(arena: Arena) -> None:
+    # About 6 s here: timeouts cost TIME_LIMIT each, and a busy host more; a hang costs more.
+    assert arena.seconds < 45
 
 
 def test_a_function_cannot_fill_the_disk(arena: Arena) -> None:
@@ -1130,7 +1129,7 @@ def test_a_report_never_shows_another_students_output(arena: Arena) -> None:
 PEEKER = r'''
 import re
 victim = re.compile(("VIC" + "TIM-").encode() + rb"[0-9a-f]{16}")
-found, calls = set(), []
+found, floats, calls = set(), set(), []
 
 def search(value):
     text = value if isinstance(value, bytes) else repr(value).encode(errors="replace")
@@ -1156,6 +1155,8 @@ if public_case(x, theta):
         for item in items:
             if type(item) in (str, bytes):
                 search(item)
+            elif type(item) is float:
+                floats.add(item)
     lib = ctypes.CDLL(None, use_errno=True)
     read_end, write_end = os.pipe()
     anchors = {id(o) >> 20 for o in gc.get_objects()}
@@ -1170,6 +1171,7 @@ if public_case(x, theta):
                 search(os.read(read_end, 4096))
     print("scanned", len(seen), "pages")
     stolen(sorted(found))
+    stolen(sorted(floats, key=abs)[-150:])
     stolen(calls)
 return theta * x
 '''
