@@ -58,10 +58,13 @@ class _ParsedCell:
     def tree(self) -> ast.Module | None:
         try:
             return ast.parse(self.source)
-        except (SyntaxError, ValueError) as problem:
-            error = problem if isinstance(problem, SyntaxError) else SyntaxError(str(problem))
-            self.error = error
-            return None
+        except SyntaxError as problem:
+            self.error = problem
+        except ValueError as problem:  # e.g. a NUL byte in the source
+            self.error = SyntaxError(str(problem))
+        except (RecursionError, MemoryError):
+            self.error = SyntaxError("the code is nested too deeply to be read")
+        return None
 
     @functools.cached_property
     def heads(self) -> set[str]:
@@ -144,7 +147,9 @@ def _extract_one(
             "syntax_error",
             cell=number,
             code=home.cell.source,
-            message=f"{type(error).__name__} in cell {number}, line {error.lineno}: {error.msg}",
+            message=f"{type(error).__name__} in cell {number}"
+            + (f", line {error.lineno}" if error.lineno else "")
+            + f": {error.msg}",
         )
     kept = [node for node in home.tree.body if _is_definition(node)]
     own = set().union(*(_bound_names(node) for node in kept))

@@ -6,6 +6,7 @@ A file that cannot be read becomes a `Submission` with an `error`, never an exce
 from __future__ import annotations
 
 import json
+import os
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -13,6 +14,7 @@ from pathlib import Path
 
 MAX_FILE_BYTES = 20 * 1024 * 1024
 SUFFIXES = (".ipynb", ".py")
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 _SCRIPT_CELL = re.compile(r"^# (?:In\[[ \d]*\]:|%%)", re.MULTILINE)
 
 
@@ -40,13 +42,16 @@ def find_files(paths: Iterable[str]) -> list[tuple[str, Path]]:
     found: list[tuple[str, Path]] = []
     for given in paths:
         root = Path(given)
-        if root.is_dir():
-            for path in sorted(root.rglob("*")):
-                hidden = any(part.startswith(".") for part in path.relative_to(root).parts)
-                if path.is_file() and path.suffix in SUFFIXES and not hidden:
-                    found.append((str(path), path))
-        else:
+        if not root.is_dir():
             found.append((given, root))
+            continue
+        in_root = []
+        for folder, folders, files in os.walk(root):  # symbolic links to folders are not followed
+            folders[:] = [name for name in folders if not name.startswith(".")]
+            for name in files:
+                if not name.startswith(".") and Path(name).suffix in SUFFIXES:
+                    in_root.append(Path(folder, name))
+        found.extend((str(path), path) for path in sorted(in_root))
     return found
 
 
@@ -78,6 +83,8 @@ def read_submission(submission_id: str, source: str, path: Path) -> Submission:
 
 
 def _read_bytes(path: Path) -> bytes:
+    if path.is_symlink():
+        raise Unreadable("This is a symbolic link, not a file: submit the notebook itself.")
     if not path.exists():
         raise Unreadable("The file does not exist.")
     if not path.is_file():
@@ -89,7 +96,9 @@ def _read_bytes(path: Path) -> bytes:
             "clear the notebook's outputs and submit again."
         )
     try:
-        return path.read_bytes()
+        descriptor = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+        with os.fdopen(descriptor, "rb") as handle:
+            return handle.read(MAX_FILE_BYTES + 1)
     except OSError as problem:
         raise Unreadable(f"The file could not be opened ({problem.strerror}).") from None
 
@@ -162,8 +171,8 @@ def _list(value: object) -> list:
 
 
 def _text(source: object) -> str:
-    if isinstance(source, str):
-        return source
     if isinstance(source, list) and all(isinstance(line, str) for line in source):
-        return "".join(source)
+        source = "".join(source)
+    if isinstance(source, str):
+        return _LONE_SURROGATE.sub("\ufffd", source)
     raise Unreadable("The notebook's structure is damaged: a cell's source is not text.")

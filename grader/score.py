@@ -176,8 +176,10 @@ def _judge_case(case: Case, result: CallResult) -> tuple[bool, str]:
             text += ". Is a `None` placeholder from the template still in your code?"
         return False, text
     verdict = case.expect.judge(result.value)
-    if verdict.passed or not case.hidden:
+    if not case.hidden:
         return verdict.passed, verdict.message
+    if verdict.passed:
+        return True, "Passed."
     return False, f"Wrong result on a hidden case ({case.name}). {HIDDEN_HINT}"
 
 
