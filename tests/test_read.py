@@ -85,3 +85,23 @@ def test_unique_ids_are_safe_and_distinct():
     )
     assert ids == ["hw", "hw-2", "HW-3", "x_y", "submission"]
     assert all("/" not in i and not i.startswith(".") for i in ids)
+
+
+def test_symbolic_links_are_reported_not_followed(tmp_path):
+    secret = tmp_path / "solution.py"
+    secret.write_text("def forward_propagation(x, theta):\n    return theta * x\n")
+    uploads = tmp_path / "uploads"
+    uploads.mkdir()
+    (uploads / "sneaky.py").symlink_to(secret)
+    (uploads / "linked_folder").symlink_to(tmp_path)
+    found = find_files([str(uploads)])
+    assert [path.name for _, path in found] == ["sneaky.py"]
+    submission = read_submission("sneaky", *found[0])
+    assert submission.cells == () and "symbolic link" in submission.error
+
+
+def test_lone_surrogates_in_a_notebook_become_replacement_characters(tmp_path):
+    text = notebook("x = 1  # SURROGATE").replace("SURROGATE", "\\ud800")
+    submission = read(tmp_path, "odd.ipynb", text.encode())
+    assert submission.error is None and "\ufffd" in submission.cells[0].source
+    submission.cells[0].source.encode("utf-8")
