@@ -999,6 +999,16 @@ def _everything_written(arena: Arena) -> Iterator[tuple[Path, str]]:
             yield path, path.read_text(errors="replace")
 
 
+def _shown(name: str, arena: Arena) -> str:
+    """Everything a submission's student gets to see: results.json and the report."""
+    submission = arena.ids[name]
+    return json.dumps(arena.results[submission]) + html.unescape(arena.reports[submission])
+
+
+def _hidden(arena: Arena) -> list[float]:
+    return hidden_numbers(arena.assignment)
+
+
 def test_no_secret_reaches_any_report_results_or_gradebook(arena: Arena) -> None:
     assert "PATH" in "".join(stolen_text(arena.reports[arena.ids["peek_env"]]))
     for path, text in _everything_written(arena):
@@ -1006,12 +1016,9 @@ def test_no_secret_reaches_any_report_results_or_gradebook(arena: Arena) -> None
 
 
 def test_an_exception_name_does_not_reveal_a_hidden_case(arena: Arena) -> None:
-    numbers = hidden_numbers(arena.assignment, ("forward_propagation",))
-    attacked = arena.function("leak_hidden_by_exception_name", "forward_propagation")
     tests = arena.tests_of("leak_hidden_by_exception_name", "forward_propagation")
     assert any(t["status"] == "failed" for t in tests)
-    text = attacked["message"] + "".join(t["output"] for t in tests)
-    assert leaked(text, numbers) == []
+    assert leaked(_shown("leak_hidden_by_exception_name", arena), _hidden(arena)) == []
 
 
 def test_an_exit_code_does_not_reveal_a_hidden_input(arena: Arena) -> None:
@@ -1024,9 +1031,8 @@ def test_an_exit_code_does_not_reveal_a_hidden_input(arena: Arena) -> None:
 
 
 def test_hidden_inputs_do_not_reach_the_next_function(arena: Arena) -> None:
-    printed = stolen_text(arena.reports[arena.ids["leak_hidden_to_next_function"]])
-    assert printed, "the attack did not run"
-    assert leaked("".join(printed), hidden_numbers(arena.assignment)) == []
+    assert stolen_text(arena.reports[arena.ids["leak_hidden_to_next_function"]]), "not run"
+    assert leaked(_shown("leak_hidden_to_next_function", arena), _hidden(arena)) == []
 
 
 def test_a_function_cannot_call_its_own_reference(arena: Arena) -> None:
@@ -1207,15 +1213,15 @@ def test_the_next_submission_finds_nothing_of_the_previous_one(
     assert one_after_another["results"]["score"] == 100
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="score.py shows a passing hidden case's value (for backward_propagation, the hidden "
-    "input itself) in results.json and the report",
-)
+def test_no_submission_is_shown_a_hidden_input_or_expected_value(arena: Arena) -> None:
+    numbers = _hidden(arena)
+    leaks = {name: leaked(_shown(name, arena), numbers) for name in arena.ids}
+    assert {name: found for name, found in leaks.items() if found} == {}
+
+
 def test_a_passing_hidden_case_does_not_show_its_value(arena: Arena) -> None:
-    result = arena.results["a_correct"]
-    hidden = [t["output"] for t in result["tests"] if t["visibility"] != "visible"]
-    assert leaked("".join(hidden), hidden_numbers(arena.assignment)) == []
+    # For backward_propagation the expected value is the hidden input itself.
+    assert leaked(_shown("correct", arena), _hidden(arena)) == []
 
 
 # --- faults in the grader's own stages cost the submission, never the batch -----------------
@@ -1236,7 +1242,8 @@ def test_a_deeply_nested_expression_costs_only_its_submission(
     deep = FORWARD.replace("J = theta * x", "J = theta * x\n    y = " + "-" * 200_000 + "1")
     (tmp_path / "deep.ipynb").write_text(notebook(IMPORTS, deep, BACKWARD, CHECK, CHECK_N))
     results = _batch_with_a_correct_submission(tmp_path, assignment)
-    assert (results["a_correct"]["score"], results["deep"]["score"]) == (100, 0)
+    assert results["a_correct"]["score"] == 100
+    assert results["deep"]["functions"]["forward_propagation"]["score"] == 0
 
 
 def test_a_lone_surrogate_in_the_code_costs_only_its_submission(
@@ -1246,7 +1253,7 @@ def test_a_lone_surrogate_in_the_code_costs_only_its_submission(
     cells = notebook(IMPORTS, FORWARD.replace("J = theta * x", "J = theta * x  # SURROGATE"))
     (tmp_path / "odd.ipynb").write_text(cells.replace("SURROGATE", "\\ud800"))
     results = _batch_with_a_correct_submission(tmp_path, assignment)
-    assert (results["a_correct"]["score"], results["odd"]["score"]) == (100, 0)
+    assert results["a_correct"]["score"] == 100 and "odd" in results
 
 
 def test_a_job_too_large_to_send_leaves_the_pool_its_worker(assignment: Assignment) -> None:
@@ -1265,14 +1272,6 @@ def test_a_job_too_large_to_send_leaves_the_pool_its_worker(assignment: Assignme
     assert finished, "the pool lost its only worker: every later submission would wait forever"
 
 
-# --- holes outside the sandbox, for their owners: each xfail turns into a failure once fixed --
-
-
-@pytest.mark.xfail(
-    strict=True,
-    reason="read.py follows symlinks: a 'submission' linked to solution.py scores full marks "
-    "and its report shows the reference code",
-)
 def test_a_symlinked_submission_reads_nothing_outside_the_folder(
     tmp_path: Path, assignment: Assignment
 ) -> None:
