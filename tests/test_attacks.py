@@ -1263,13 +1263,22 @@ def test_a_job_too_large_to_send_leaves_the_pool_its_worker(assignment: Assignme
         for cells in (parse(notebook(IMPORTS, huge).encode(), ".ipynb"), CORRECT_PARSED)
     ]
     finished: list = []
-    with WorkerPool(sandbox_setup(fast(assignment)), 1) as pool:
-        with pytest.raises(Unencodable):  # grade_batch logs it and fails that submission
-            pool.run(jobs[0])
-        thread = threading.Thread(target=lambda: finished.append(pool.run(jobs[1])), daemon=True)
-        thread.start()
-        thread.join(30)
+    set_subreaper(True)
+    try:
+        with WorkerPool(sandbox_setup(fast(assignment)), 1) as pool:
+            scratch = Path(pool.workers[0].scratch)
+            with pytest.raises(Unencodable):  # grade_batch logs it and fails that submission
+                pool.run(jobs[0])
+            run = threading.Thread(target=lambda: finished.append(pool.run(jobs[1])), daemon=True)
+            run.start()
+            run.join(30)
+        left = survivors()
+    finally:
+        set_subreaper(False)
+        reap()
     assert finished, "the pool lost its only worker: every later submission would wait forever"
+    assert not scratch.exists(), "the replaced worker's scratch folder was left behind"
+    assert left == []
 
 
 def test_a_symlinked_submission_reads_nothing_outside_the_folder(

@@ -9,6 +9,7 @@ from __future__ import annotations
 import builtins
 import os
 import queue
+import shutil
 import subprocess
 import threading
 from collections.abc import Callable, Sequence
@@ -97,6 +98,7 @@ class _Worker:
         if not ready or ready.get("type") != "ready":
             raise SandboxUnavailable("the sandbox worker did not start")
         self.host_protections: dict[str, str] = ready["protections"]
+        self.scratch: str | None = ready.get("scratch")
 
     def run(
         self, jobs: list[FunctionJob], references: dict[str, Callable[..., Any]]
@@ -143,9 +145,20 @@ class _Worker:
         try:
             self.process.wait(timeout=5)
         except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
+            self.kill()
         self.process.stdout.close()
+
+    def kill(self) -> None:
+        """End the worker now; its zygote and children follow it (parent-death signal).
+
+        Killed, it cannot remove its scratch folder: that is done here.
+        """
+        self.process.kill()
+        self.process.wait()
+        self.process.stdin.close()
+        self.process.stdout.close()
+        if self.scratch:
+            shutil.rmtree(self.scratch, ignore_errors=True)
 
 
 _ENCODED: dict[int, tuple[Any, Any]] = {}
@@ -308,7 +321,7 @@ class WorkerPool:
     def _replace(self, worker: _Worker) -> None:
         with self.lock:
             self.workers.remove(worker)
-        worker.process.kill()
+        worker.kill()
         self._start()
 
     def close(self) -> None:

@@ -449,7 +449,8 @@ def main() -> None:
     if setup is None:
         return
     worker = Worker(setup)
-    protocol.write_frame(1, {"type": "ready", "protections": worker.host})
+    ready = {"type": "ready", "protections": worker.host, "scratch": str(worker.scratch_root)}
+    protocol.write_frame(1, ready)
     spare = worker.spawn()
     try:
         while (job := protocol.read_frame(0)) is not None:
