@@ -40,10 +40,15 @@ from grader.extract import extract
 from grader.grade import grade_batch
 from grader.read import parse
 from grader.run import function_jobs, sandbox_setup
+from grader.sandbox.isolation import protections
 from grader.sandbox.pool import WorkerPool
 from grader.sandbox.protocol import Unencodable
 from grader.spec import Assignment
 from tests.conftest import BACKWARD, CHECK, CHECK_N, FORWARD, IMPORTS, ROOT, notebook
+
+_OFF = {name: state for name, state in protections().items() if state != "on"}
+# The attacks assume every layer; test_isolation reports a host that lacks one.
+pytestmark = pytest.mark.skipif(bool(_OFF), reason=f"sandbox protections off here: {_OFF}")
 
 FUNCTIONS = ("forward_propagation", "backward_propagation", "gradient_check", "gradient_check_n")
 CORRECT_CELLS = dict(zip(FUNCTIONS, (FORWARD, BACKWARD, CHECK, CHECK_N), strict=True))
@@ -119,6 +124,7 @@ class Attack:
 
 
 def attack(target: str, body: str, *status: str, stopped: int = 0, **extra: Any) -> Attack:
+    """An attack on `target` whose grading must end in one of `status`."""
     return Attack(target, body, frozenset(status), stopped, **extra)
 
 
@@ -766,6 +772,7 @@ class ScratchWatch(threading.Thread):
 
 
 def set_subreaper(on: bool) -> None:
+    """Make orphans below this process its children, so that none escapes the checks."""
     ctypes.CDLL(None, use_errno=True).prctl(PR_SET_CHILD_SUBREAPER, int(on), 0, 0, 0)
 
 
@@ -803,6 +810,7 @@ class Arena:
 
 
 def fast(assignment: Assignment) -> Assignment:
+    """The assignment with a short time limit, so that timeouts cost little."""
     return dataclasses.replace(assignment, time_limit=TIME_LIMIT)
 
 
@@ -848,6 +856,10 @@ def arena(assignment: Assignment) -> Iterator[Arena]:
     other.write_text(notebook(f"# OTHER-{secret}", *CORRECT_CELLS.values(), IMPORTS))
     other.chmod(0o666)
     reference = ROOT / "reference_solutions" / "gradient_checking"
+    in_repo = ROOT / ".pytest_cache" / f"attack-canary-{tag}"  # ignored by git
+    in_repo.parent.mkdir(exist_ok=True)
+    in_repo.write_text("intact")
+    in_repo.chmod(0o666)
     world = {
         "tcp": sockets["tcp"].getsockname()[1],
         "udp": sockets["udp"].getsockname()[1],
@@ -874,8 +886,8 @@ def arena(assignment: Assignment) -> Iterator[Arena]:
             "another results.json": str(decoy),
             "another submission": str(other),
             "a new file in the output": str(out / "evil.txt"),
-            "the repository": str(ROOT / "grader" / "__init__.py"),
-            "a new file in the repository": str(ROOT / "evil.py"),
+            "a file in the repository": str(in_repo),
+            "a new file in the repository": str(ROOT / f"evil-{tag}.py"),
             "/tmp": str(Path(tempfile.gettempdir()) / f"grader-attack-{tag}"),
             "/dev/shm": f"/dev/shm/grader-attack-{tag}",
         },
@@ -915,6 +927,8 @@ def arena(assignment: Assignment) -> Iterator[Arena]:
     for sock in sockets.values():
         sock.close()
     shutil.rmtree(root, ignore_errors=True)
+    for path in (in_repo, ROOT / f"evil-{tag}.py"):
+        path.unlink(missing_ok=True)
 
 
 # --- every attack costs only its own function ----------------------------------------------------
@@ -1055,7 +1069,7 @@ def test_nothing_outside_the_scratch_folder_was_written(arena: Arena) -> None:
     for label, target in arena.world["targets"].items():
         if label.startswith("a new file") or label in ("/tmp", "/dev/shm"):
             assert not Path(target).exists(), label
-    assert b"owned" not in (ROOT / "grader" / "__init__.py").read_bytes()
+    assert Path(arena.world["targets"]["a file in the repository"]).read_text() == "intact"
     assert not any("evil" in p.name for p in arena.out.rglob("*"))
     assert not Path(arena.world["exec_proof"]).exists()
     assert not (Path(arena.world["out"]).parent / "evil").exists()
