@@ -100,6 +100,16 @@ def send(message):
     while data:
         data = data[os.write(4, data):]
 
+def hidden_calls_at_definition(function):
+    """A decorator that raises, quoting the calls being sent, unless they are the public one."""
+    frame = sys._getframe()
+    while frame is not None:
+        message = frame.f_locals.get("message")
+        if isinstance(message, dict) and message.get("calls") not in (None, [[2, 4]]):
+            raise ValueError(repr(message["calls"])[:1500])
+        frame = frame.f_back
+    return function
+
 def forged(*messages):
     """A decorator that forges frames while the function is being defined."""
     def decorate(function):
@@ -215,6 +225,12 @@ ATTACKS: dict[str, Attack] = {
         return x
         ''',
         "error",
+    ),
+    "leak_hidden_at_definition": attack(
+        "forward_propagation",
+        FORWARD_OK,
+        "error",
+        decorator="@hidden_calls_at_definition",
     ),
     "leak_hidden_to_next_function": attack(
         "backward_propagation",
@@ -1042,6 +1058,12 @@ def test_an_exit_code_does_not_reveal_a_hidden_input(arena: Arena) -> None:
     text = json.dumps(arena.results[arena.ids["leak_hidden_by_exit_code"]])
     assert f"code {code}" not in text
     assert f"code {code}" not in arena.reports[arena.ids["leak_hidden_by_exit_code"]]
+
+
+def test_a_definition_error_does_not_reveal_the_hidden_calls(arena: Arena) -> None:
+    tests = arena.tests_of("leak_hidden_at_definition", "forward_propagation")
+    assert [t["status"] for t in tests] == ["passed", "failed", "failed"]
+    assert leaked(_shown("leak_hidden_at_definition", arena), _hidden(arena)) == []
 
 
 def test_hidden_inputs_do_not_reach_the_next_function(arena: Arena) -> None:

@@ -207,6 +207,10 @@ class Worker:
                     if report["status"] == "crashed" and ended:
                         report["detail"] = ended
                     child = None
+                if hidden and report["status"] == "define_error":
+                    # Defined for its public calls, it failed once the hidden ones were at hand:
+                    # its error could spell them out. It is reported as a crash, without it.
+                    report.update(status="crashed", detail="", define_error=None)
         for report in reports:
             try:
                 protocol.write_frame(1, {"type": "function", **report})
