@@ -136,6 +136,12 @@ class _Worker:
                     protocol.write_frame(self.to_worker, {"error": "the result is too large"})
             elif kind == "function":
                 job = next(j for j in jobs if j.name == message["name"])
+                count = message.get("results")
+                if type(count) is not int or not 0 <= count <= len(job.calls):
+                    raise protocol.ProtocolError("malformed function report")
+                message["results"] = [
+                    _parsed(protocol.read_body(self.from_worker)) for _ in range(count)
+                ]
                 runs.append(_function_run(message, job.public, len(job.calls) > job.public))
             elif kind == "job_done":
                 return runs, tuple(message.get("protections", ()))
@@ -215,6 +221,16 @@ def _numbers(value: Any) -> int:
     if isinstance(value, list | tuple):
         return sum(map(_numbers, value))
     return 1
+
+
+def _parsed(body: bytes | None) -> dict:
+    """A result frame the child wrote, relayed unparsed by the worker: parsed strictly here."""
+    if body is None:
+        raise protocol.ProtocolError("the sandbox worker stopped")
+    try:
+        return protocol.read_frame_body(body)
+    except protocol.ProtocolError:
+        return {"error": {"type": "Ungradable", "message": "malformed result"}}
 
 
 def _function_run(message: dict, public: int, has_hidden: bool) -> FunctionRun:

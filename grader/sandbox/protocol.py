@@ -20,7 +20,7 @@ MAX_FRAME_BYTES = 16 * 1024 * 1024
 MAX_DEPTH = 32
 MAX_ITEMS = 200_000
 MAX_INT_BITS = 1023  # larger integers cannot be compared as floats: the judge would fail
-_HEADER = struct.Struct(">I")
+HEADER = struct.Struct(">I")
 _DTYPE = re.compile(r"^[<>|=]?(b1|[iu][1248]|f[248]|c(8|16))$")
 
 
@@ -78,7 +78,7 @@ def _decode(data: Any, depth: int, budget: list[int]) -> Any:
         return [_decode(item, depth + 1, budget) for item in data]
     if type(data) is not dict or len(data) != 1:
         raise ProtocolError("malformed value")
-    (tag, body), = data.items()
+    ((tag, body),) = data.items()
     if tag == "$f" and body in ("nan", "inf", "-inf"):
         return float(body)
     if tag == "$i" and type(body) is str and re.fullmatch(r"-?\d{1,400}", body):
@@ -112,8 +112,10 @@ def _decode_array(body: Any, budget: list[int]) -> np.ndarray:
     dtype, shape, data = body
     if type(dtype) is not str or not _DTYPE.match(dtype) or type(data) is not str:
         raise ProtocolError("array of a type that is not numeric")
-    if type(shape) is not list or len(shape) > 32 or not all(
-        type(n) is int and 0 <= n < 2**31 for n in shape
+    if (
+        type(shape) is not list
+        or len(shape) > 32
+        or not all(type(n) is int and 0 <= n < 2**31 for n in shape)
     ):
         raise ProtocolError("malformed array shape")
     raw = base64.b64decode(data, validate=True)
@@ -129,11 +131,20 @@ def dumps(message: dict) -> bytes:
     body = json.dumps(message, separators=(",", ":"), allow_nan=False).encode()
     if len(body) > MAX_FRAME_BYTES:
         raise Unencodable(f"the value is larger than {MAX_FRAME_BYTES // 2**20} MiB")
-    return _HEADER.pack(len(body)) + body
+    return HEADER.pack(len(body)) + body
 
 
 def write_frame(fd: int, message: dict) -> None:
-    data = memoryview(dumps(message))
+    _write_all(fd, dumps(message))
+
+
+def write_body(fd: int, body: bytes) -> None:
+    """Write an already encoded frame body (e.g. relayed unparsed), with its header."""
+    _write_all(fd, HEADER.pack(len(body)) + body)
+
+
+def _write_all(fd: int, frame: bytes) -> None:
+    data = memoryview(frame)
     while data:
         data = data[os.write(fd, data) :]
 
@@ -152,16 +163,22 @@ def read_exact(fd: int, size: int) -> bytes | None:
 
 def read_frame(fd: int) -> dict | None:
     """The next frame's message, or None at end of stream."""
-    header = read_exact(fd, _HEADER.size)
+    body = read_body(fd)
+    return None if body is None else read_frame_body(body)
+
+
+def read_body(fd: int) -> bytes | None:
+    """The next frame's body, unparsed, or None at end of stream."""
+    header = read_exact(fd, HEADER.size)
     if header is None:
         return None
-    (size,) = _HEADER.unpack(header)
+    (size,) = HEADER.unpack(header)
     if size > MAX_FRAME_BYTES:
         raise ProtocolError("frame larger than the limit")
     body = read_exact(fd, size)
     if body is None:
         raise ProtocolError("truncated frame")
-    return read_frame_body(body)
+    return body
 
 
 def read_frame_body(body: bytes) -> dict:
