@@ -51,33 +51,50 @@ class _ParsedCell:
 
     def __init__(self, cell: Cell) -> None:
         self.cell = cell
-        self.source = strip_magics(cell.source)
-        self.marker_names = [m.group(1) for m in _MARKER.finditer(self.source)]
+        small = len(cell.source) <= _CACHED_CELL_CHARS
+        self.source, markers, self.heads = (_read_cell if small else _read_cell.__wrapped__)(
+            cell.source
+        )
+        self.marker_names = list(markers)
 
     @functools.cached_property
     def tree(self) -> ast.Module | None:
-        try:
-            return ast.parse(self.source)
-        except SyntaxError as problem:
-            self.error = problem
-        except ValueError as problem:  # e.g. a NUL byte in the source
-            self.error = SyntaxError(str(problem))
-        except (RecursionError, MemoryError):
-            self.error = SyntaxError("the code is nested too deeply to be read")
-        return None
-
-    @functools.cached_property
-    def heads(self) -> set[str]:
-        """Names a top-level statement of the cell may bind (a superset; parsing decides)."""
-        names = set()
-        for match in _HEAD.finditer(self.source):
-            defined, assigned, imported = match.groups()
-            names.update(_IDENTIFIER.findall(imported) if imported else [defined or assigned])
-        return names
+        small = len(self.source) <= _CACHED_CELL_CHARS
+        tree, self.error = (_parse if small else _parse.__wrapped__)(self.source)
+        return tree
 
     def defines(self, name: str) -> bool:
         pattern = rf"^(?:async[ \t]+)?def[ \t]+{re.escape(name)}[ \t]*\("
         return name in self.heads and re.search(pattern, self.source, re.M) is not None
+
+
+# Cells repeat across a class (the template's own cells, test calls): each text is read once.
+_CACHED_CELL_CHARS = 20_000
+
+
+@functools.lru_cache(maxsize=1024)
+def _read_cell(text: str) -> tuple[str, tuple[str | None, ...], frozenset[str]]:
+    """The cell without magics, its marker names, and the names its top level may bind."""
+    source = strip_magics(text)
+    markers = tuple(m.group(1) for m in _MARKER.finditer(source))
+    heads = set()
+    for match in _HEAD.finditer(source):
+        defined, assigned, imported = match.groups()
+        heads.update(_IDENTIFIER.findall(imported) if imported else [defined or assigned])
+    return source, markers, frozenset(heads)
+
+
+@functools.lru_cache(maxsize=1024)
+def _parse(source: str) -> tuple[ast.Module | None, SyntaxError | None]:
+    """The cell's syntax tree (shared, never modified), or the reason it has none."""
+    try:
+        return ast.parse(source), None
+    except SyntaxError as problem:
+        return None, problem
+    except ValueError as problem:  # e.g. a NUL byte in the source
+        return None, SyntaxError(str(problem))
+    except (RecursionError, MemoryError):
+        return None, SyntaxError("the code is nested too deeply to be read")
 
 
 def strip_magics(source: str) -> str:
