@@ -77,6 +77,7 @@ PRELOADED = (
     "encodings.latin_1",
     "encodings.ascii",
 )
+MAX_ANSWERS, MAX_ANSWER_BYTES = 4096, 1 << 16
 RESULT_PREFIX = b'{"type":"result",'
 MAX_CHILD_BYTES = 32 * 1024 * 1024
 SANDBOX_UID = 65534
@@ -143,6 +144,7 @@ class Worker:
         self.protections: tuple[str, ...] = ()
         self.retired: list[Child] = []
         self.children: dict[int, Child] = {}
+        self.answers: dict[bytes, bytes] = {}
         self.host = host
         self.watch = harness.ModuleWatch()
         gc.freeze()
@@ -282,8 +284,7 @@ class Worker:
             message = protocol.read_frame_body(body)
             if message.get("type") == "call":
                 if message.get("name") in rpc:
-                    protocol.write_body(1, body)
-                    reply = protocol.read_body(0) or b"{}"
+                    reply = self._reference_answer(body)
                 else:
                     reply = b'{"error":"no such reference function"}'
                 _write_child(calls_w, reply, channel.deadline)
@@ -291,6 +292,21 @@ class Worker:
                 results.append(body)
             else:
                 raise protocol.ProtocolError("unexpected message from the function")
+
+    def _reference_answer(self, call: bytes) -> bytes:
+        """The grader's answer to a call, remembered: students make the same calls.
+
+        Safe to keep here: children are forked by the zygote and never see this memory.
+        """
+        reply = self.answers.get(call)
+        if reply is None:
+            protocol.write_body(1, call)
+            reply = protocol.read_body(0) or b"{}"
+            if reply.startswith(b'{"value"') and len(call) + len(reply) < MAX_ANSWER_BYTES:
+                if len(self.answers) >= MAX_ANSWERS:
+                    self.answers.clear()
+                self.answers[call] = reply
+        return reply
 
     def _child(self, scratch: Path, calls_r: int, results_w: int) -> None:
         try:
