@@ -22,7 +22,8 @@ def describe(value: Any) -> str:
     """A short, human description of a value for feedback."""
     if isinstance(value, np.ndarray):
         if value.size <= 6:
-            return f"array {np.array2string(value.ravel(), precision=6)} of shape {value.shape}"
+            numbers = ", ".join(format(item, ".6g") for item in value.ravel().tolist())
+            return f"array [{numbers}] of shape {value.shape}"
         return f"an array of shape {value.shape}"
     if isinstance(value, float):
         return repr(value)
