@@ -57,28 +57,20 @@ def fingerprint(submission: Submission, assignment_fingerprint: str) -> str:
 
 def remove_leftovers(out: Path) -> None:
     """Delete temporary files an interrupted batch may have left half-written."""
-    for leftover in (
-        *out.glob(".*.tmp"),
-        *out.glob("*/.report.html.*"),
-        *out.glob("*/.results.json.*"),
-    ):
+    for leftover in (*out.glob(".*.tmp"), *out.glob("*/.*.tmp")):
         leftover.unlink(missing_ok=True)
 
 
-def grade_one(
-    pool: WorkerPool, assignment: Assignment, submission: Submission, public_only: bool = False
-) -> SubmissionResult:
+def grade_one(pool: WorkerPool, assignment: Assignment, submission: Submission) -> SubmissionResult:
     """Grade one submission that has been read."""
     if submission.error is not None:
-        return unreadable_result(
-            assignment, submission.id, submission.source, submission.error, public_only
-        )
+        return unreadable_result(assignment, submission.id, submission.source, submission.error)
     extractions = extract(
         submission.cells, assignment.functions, assignment.provided, referenced(assignment)
     )
-    runs, protections = run_functions(pool, assignment, extractions, public_only)
+    runs, protections = run_functions(pool, assignment, extractions)
     return score_submission(
-        assignment, submission.id, submission.source, extractions, runs, public_only, protections
+        assignment, submission.id, submission.source, extractions, runs, protections=protections
     )
 
 
