@@ -45,3 +45,30 @@ def test_unknown_assignment_folder_is_a_clear_error(tmp_path):
     run = grader("grade", str(tmp_path), "--assignment", str(tmp_path / "nope"))
     assert run.returncode == 2
     assert "assignment" in run.stderr and "Traceback" not in run.stderr
+
+
+def test_progress_is_a_bar_with_rate_and_eta_on_a_terminal(tmp_path):
+    import os
+    import pty
+
+    (tmp_path / "a.ipynb").write_text(notebook(*CORRECT))
+    controller, terminal = pty.openpty()
+    run = subprocess.run(
+        [sys.executable, "-m", "grader", "grade", str(tmp_path), "--out", str(tmp_path / "o")],
+        stdout=subprocess.PIPE,
+        stderr=terminal,
+        timeout=120,
+    )
+    os.close(terminal)
+    shown = b""
+    while True:
+        try:
+            chunk = os.read(controller, 4096)
+        except OSError:
+            break
+        if not chunk:
+            break
+        shown += chunk
+    os.close(controller)
+    assert run.returncode == 0
+    assert b"\r" in shown and b"1/1" in shown and b"/s" in shown and b"ETA" in shown
