@@ -1,1 +1,1 @@
-"""Running student code: a warm worker process forks a confined child per graded function."""
+"""Running student code: a warm worker process and a confined child per submission."""

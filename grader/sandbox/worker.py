@@ -1,4 +1,4 @@
-"""The warm worker: a fresh interpreter that imports numpy once, then forks a child per function.
+"""The warm worker: a fresh interpreter that imports numpy once; a confined child per submission.
 
 Started by the grader with a clean environment; it never holds expected values. It reads jobs
 on stdin and answers on stdout, relaying the child's calls to reference functions. Children are
