@@ -12,7 +12,6 @@ import ctypes
 import io
 import linecache
 import sys
-import time
 import traceback
 import types
 from typing import Any
@@ -220,11 +219,10 @@ def _run_batch(target: Any, calls: list, real_stdout: Any, results_out: int) -> 
 
 
 def _run_one(target: Any, encoded_args: Any, real_stdout: Any) -> dict:
-    """Call the function once; the reply carries its value or error, its output and time."""
+    """Call the function once; the reply carries its value or error, and its output."""
     args = protocol.decode(encoded_args)
     output = CappedOutput()
     sys.stdout = output
-    started = time.perf_counter()
     try:
         value = target(*args)
         reply = {"type": "result", "value": protocol.encode(value)}
@@ -234,6 +232,5 @@ def _run_one(target: Any, encoded_args: Any, real_stdout: Any) -> dict:
         reply = {"type": "result", "error": describe_error(error)}
     finally:
         sys.stdout = real_stdout
-    reply["seconds"] = time.perf_counter() - started
     reply["stdout"] = output.text()
     return reply

@@ -43,7 +43,6 @@ class CallResult:
     value: Any = None
     error: dict | None = None
     stdout: str = ""
-    seconds: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -55,7 +54,6 @@ class FunctionRun:
     results: tuple[CallResult, ...] = ()
     detail: str = ""
     define_error: dict | None = None
-    seconds: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -253,7 +251,7 @@ def _function_run(message: dict, public: int, has_hidden: bool) -> FunctionRun:
             if error is not None:
                 kind = error["type"] if error["type"] in HIDDEN_ERROR_TYPES else "Exception"
                 error = {"type": kind, "message": "", "where": ""}
-        results.append(CallResult(value, error, stdout, _seconds(raw.get("seconds"))))
+        results.append(CallResult(value, error, stdout))
     detail = message.get("detail", "")
     if message["status"] == "crashed" and has_hidden and len(results) >= public:
         detail = HIDDEN_CRASH
@@ -263,7 +261,6 @@ def _function_run(message: dict, public: int, has_hidden: bool) -> FunctionRun:
         results=tuple(results),
         detail=detail,
         define_error=_error(message.get("define_error")),
-        seconds=_seconds(message.get("seconds")),
     )
 
 
@@ -279,10 +276,6 @@ def _error(raw: Any) -> dict | None:
 def _text(text: str, limit: int) -> str:
     """At most `limit` characters of valid UTF-8: a lone surrogate would stop the report."""
     return text[:limit].encode("utf-8", "replace").decode("utf-8")
-
-
-def _seconds(raw: Any) -> float:
-    return float(raw) if type(raw) in (int, float) else 0.0
 
 
 class WorkerPool:
