@@ -58,10 +58,13 @@ class _ParsedCell:
         self.marker_names = list(markers)
 
     @functools.cached_property
-    def tree(self) -> ast.Module | None:
+    def parsed(self) -> _Parsed:
         small = len(self.source) <= _CACHED_CELL_CHARS
-        tree, self.error = (_parse if small else _parse.__wrapped__)(self.source)
-        return tree
+        return (_parse if small else _parse.__wrapped__)(self.source)
+
+    @property
+    def tree(self) -> ast.Module | None:
+        return self.parsed.tree
 
     def defines(self, name: str) -> bool:
         pattern = rf"^(?:async[ \t]+)?def[ \t]+{re.escape(name)}[ \t]*\("
@@ -84,17 +87,31 @@ def _read_cell(text: str) -> tuple[str, tuple[str | None, ...], frozenset[str]]:
     return source, markers, frozenset(heads)
 
 
+@dataclass(frozen=True)
+class _Parsed:
+    """A cell's syntax tree (shared, never modified) or the reason it has none, and, by name,
+    the last top-level import or helper definition binding each name."""
+
+    tree: ast.Module | None
+    error: SyntaxError | None
+    providers: dict[str, ast.stmt]
+
+
 @functools.lru_cache(maxsize=1024)
-def _parse(source: str) -> tuple[ast.Module | None, SyntaxError | None]:
-    """The cell's syntax tree (shared, never modified), or the reason it has none."""
+def _parse(source: str) -> _Parsed:
     try:
-        return ast.parse(source), None
+        tree = ast.parse(source)
     except SyntaxError as problem:
-        return None, problem
+        return _Parsed(None, problem, {})
     except ValueError as problem:  # e.g. a NUL byte in the source
-        return None, SyntaxError(str(problem))
+        return _Parsed(None, SyntaxError(str(problem)), {})
     except (RecursionError, MemoryError):
-        return None, SyntaxError("the code is nested too deeply to be read")
+        return _Parsed(None, SyntaxError("the code is nested too deeply to be read"), {})
+    providers: dict[str, ast.stmt] = {}
+    for node in tree.body:
+        if isinstance(node, ast.Import | ast.ImportFrom) or _is_definition(node, helpers=True):
+            providers.update(dict.fromkeys(_bound_names(node), node))
+    return _Parsed(tree, None, providers)
 
 
 def strip_magics(source: str) -> str:
@@ -115,7 +132,11 @@ def extract(
     """
     external = graded if referenced is None else referenced
     parsed = [_ParsedCell(cell) for cell in cells]
-    return {name: _extract_one(name, parsed, external, provided) for name in graded}
+    binders: dict[str, list[_ParsedCell]] = {}
+    for cell in parsed:
+        for name in cell.heads:
+            binders.setdefault(name, []).append(cell)
+    return {name: _extract_one(name, parsed, binders, external, provided) for name in graded}
 
 
 def _graded_cell(name: str, parsed: list[_ParsedCell]) -> _ParsedCell | None:
@@ -130,21 +151,19 @@ def _graded_cell(name: str, parsed: list[_ParsedCell]) -> _ParsedCell | None:
     return None
 
 
-def _provider(name: str, parsed: list[_ParsedCell], home: _ParsedCell) -> tuple | None:
+def _provider(name: str, binders: dict[str, list[_ParsedCell]], home: _ParsedCell) -> tuple | None:
     """The last top-level import or helper definition of `name` outside the graded cell."""
-    for cell in reversed(parsed):
-        if cell is home or name not in cell.heads or cell.tree is None:
-            continue
-        for node in reversed(cell.tree.body):
-            is_import = isinstance(node, ast.Import | ast.ImportFrom)
-            if (is_import or _is_definition(node, helpers=True)) and name in _bound_names(node):
-                return cell, node
+    for cell in reversed(binders.get(name, ())):
+        node = cell.parsed.providers.get(name) if cell is not home else None
+        if node is not None:
+            return cell, node
     return None
 
 
 def _extract_one(
     name: str,
     parsed: list[_ParsedCell],
+    binders: dict[str, list[_ParsedCell]],
     graded: tuple[str, ...],
     provided: frozenset[str],
 ) -> Extraction:
@@ -158,7 +177,7 @@ def _extract_one(
         )
     number = home.cell.number
     if home.tree is None:
-        error = home.error
+        error = home.parsed.error
         return Extraction(
             name,
             "syntax_error",
@@ -172,14 +191,14 @@ def _extract_one(
     own = set().union(*(_bound_names(node) for node in kept))
     needed = _free_names(kept, home) - own - _BUILTINS
     external = (provided | set(graded)) - own
-    chunks = _dependencies(needed - external, parsed, home, external)
+    chunks = _dependencies(needed - external, binders, home, external)
     chunks.extend(_chunk(home, node) for node in kept)
     return Extraction(name, "found", cell=number, code=home.cell.source, chunks=tuple(chunks))
 
 
 def _dependencies(
     wanted: set[str],
-    parsed: list[_ParsedCell],
+    binders: dict[str, list[_ParsedCell]],
     home: _ParsedCell,
     external: set[str],
 ) -> list[Chunk]:
@@ -191,7 +210,7 @@ def _dependencies(
         if name in seen:
             continue
         seen.add(name)
-        found = _provider(name, parsed, home)
+        found = _provider(name, binders, home)
         if found is None:
             continue
         cell, node = found
