@@ -533,11 +533,13 @@ ATTACKS: dict[str, Attack] = {
         "forward_propagation",
         r'''
         if public_case(x, theta):
+            import stat
             block, written, stop = b"x" * (1 << 20), 0, time.monotonic() + 1
             try:
-                for fd in (1, 2):  # the output file opened before confinement
-                    while time.monotonic() < stop:
-                        written += os.write(fd, block)
+                for fd in (1, 2):  # the standard streams, open before confinement
+                    on_disk = stat.S_ISREG(os.fstat(fd).st_mode)
+                    while time.monotonic() < stop - (0.5 if fd == 1 else 0):
+                        written += os.write(fd, block) if on_disk else 0
             except OSError:
                 pass
             try:
@@ -1131,7 +1133,7 @@ def test_a_function_cannot_fill_the_disk(arena: Arena) -> None:
     report = html.unescape(arena.reports[arena.ids["fill_the_disk"]])
     written = re.findall(r"WROTE (\d+) MiB", report)
     assert written, "the attack did not run"
-    assert int(written[0]) <= 16  # the output file's size limit
+    assert int(written[0]) <= 16  # the file size limit, if anything were writable
 
 
 def test_reference_calls_cannot_make_the_grader_allocate(arena: Arena) -> None:

@@ -3,7 +3,9 @@
 The child is forked before the job exists, so everything it knows arrived on its pipe: each
 function's code and the calls to run. The worker sends every function's public calls first and
 hidden calls only after all public output exists, so nothing a student prints in a public case
-can contain a hidden input. Results leave as plain data; the grader judges them.
+can contain a hidden input. Results leave as plain data; the grader judges them. They are sent
+in batches, but always before student code runs again: a function that never returns costs no
+result already computed.
 """
 
 from __future__ import annotations
@@ -67,12 +69,32 @@ def describe_error(error: BaseException) -> dict:
     return {"type": name[:100], "message": message, "where": _where(error)[:500]}
 
 
-def _stub(name: str, calls_in: int, results_out: int) -> Any:
+class Outbox:
+    """Frames for the worker, held until the next flush: one write, one wake-up for several.
+
+    It also counts the replies the current function's reference calls have read.
+    """
+
+    def __init__(self, fd: int) -> None:
+        self.fd, self.frames, self.replies = fd, [], 0
+
+    def put(self, message: dict) -> None:
+        self.frames.append(protocol.dumps(message))
+
+    def flush(self) -> None:
+        if self.frames:
+            frames, self.frames = self.frames, []
+            protocol.write_frames(self.fd, frames)
+
+
+def _stub(name: str, calls_in: int, outbox: Outbox) -> Any:
     def call_reference(*args: Any, **kwargs: Any) -> Any:
         message = {"type": "call", "name": name, "args": protocol.encode(list(args))}
         message["kwargs"] = protocol.encode(kwargs)
-        protocol.write_frame(results_out, message)
+        outbox.put(message)
+        outbox.flush()
         reply = protocol.read_frame(calls_in)
+        outbox.replies += 1
         if reply is None or "error" in reply:
             reason = (reply or {}).get("error", "no answer")
             raise RuntimeError(f"the reference {name}() could not be called: {reason}")
@@ -114,22 +136,31 @@ def serve(
     protections: tuple[str, ...],
     watch: ModuleWatch,
 ) -> None:
-    """Run the functions the worker sends, one after another, until it closes the pipe.
+    """Run the batches of functions the worker sends, one function after another.
 
     After each function the child reports whether it is still clean: no thread left running and
-    no shared module changed. A child that is not clean is replaced before the next function.
+    no shared module changed; and how many replies to reference calls it read, so that the
+    worker can tell whether an unread one is left for the next function. A child that is not
+    clean stops; the worker replaces it.
     """
+    outbox = Outbox(results_out)
     baseline = _shared_state(watch)
     while (message := protocol.read_frame(calls_in)) is not None:
         if "type" not in message:
             continue  # the answer to a call the last function forged and never read
-        if message["type"] != "function":
+        if message["type"] != "functions":
             return
-        _serve_function(dict(base), message, calls_in, results_out, protections)
-        clean = len(sys._current_frames()) == 1 and _shared_state(watch) == baseline
-        protocol.write_frame(results_out, {"type": "ended", "clean": clean})
-        if not clean:
-            return
+        for function in message["functions"]:
+            outbox.flush()
+            outbox.replies = 0
+            _serve_function(dict(base), function, calls_in, outbox)
+            clean = len(sys._current_frames()) == 1 and _shared_state(watch) == baseline
+            ended = {"type": "ended", "clean": clean, "replies": outbox.replies}
+            outbox.put({**ended, "protections": list(protections)})
+            if not clean:
+                outbox.flush()
+                return
+        outbox.flush()
 
 
 class ModuleWatch:
@@ -188,34 +219,22 @@ def _shared_state(watch: ModuleWatch) -> tuple:
     )
 
 
-def _serve_function(
-    namespace: dict,
-    message: dict,
-    calls_in: int,
-    results_out: int,
-    protections: tuple[str, ...],
-) -> None:
+def _serve_function(namespace: dict, message: dict, calls_in: int, outbox: Outbox) -> None:
     for name in message["rpc"]:
-        namespace[name] = _stub(name, calls_in, results_out)
+        namespace[name] = _stub(name, calls_in, outbox)
     real_stdout = sys.stdout
-    defined = {"type": "defined", "protections": list(protections)}
     try:
         target = define(namespace, message["chunks"], message["name"])
     except BaseException as error:  # noqa: BLE001 - any failure to define is reported
-        target, defined["error"] = None, describe_error(error)
-    protocol.write_frame(results_out, defined)
-    if target is not None:
-        _run_batch(target, message["calls"], real_stdout, results_out)
-
-
-def _run_batch(target: Any, calls: list, real_stdout: Any, results_out: int) -> None:
-    for args in calls:
+        outbox.put({"type": "defined", "error": describe_error(error)})
+        return
+    for args in message["calls"]:
+        outbox.flush()
         reply = _run_one(target, args, real_stdout)
         try:
-            protocol.write_frame(results_out, reply)
+            outbox.put(reply)
         except protocol.Unencodable as problem:
-            error = {"type": "Ungradable", "message": str(problem)}
-            protocol.write_frame(results_out, {"type": "result", "error": error})
+            outbox.put({"type": "result", "error": {"type": "Ungradable", "message": str(problem)}})
 
 
 def _run_one(target: Any, encoded_args: Any, real_stdout: Any) -> dict:

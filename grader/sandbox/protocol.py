@@ -138,6 +138,11 @@ def write_frame(fd: int, message: dict) -> None:
     _write_all(fd, dumps(message))
 
 
+def write_frames(fd: int, frames: list[bytes]) -> None:
+    """Write frames made by `dumps` in one go."""
+    _write_all(fd, b"".join(frames))
+
+
 def write_body(fd: int, body: bytes) -> None:
     """Write an already encoded frame body (e.g. relayed unparsed), with its header."""
     _write_all(fd, HEADER.pack(len(body)) + body)

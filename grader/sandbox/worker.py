@@ -90,10 +90,17 @@ class Deadline(Exception):
 
 
 class ChildChannel:
-    """Frames from the child's results pipe, read against a deadline and a byte budget."""
+    """Frames from a child's results pipe, read against a deadline and a byte budget.
 
-    def __init__(self, fd: int, deadline: float) -> None:
-        self.fd, self.deadline, self.buffer, self.total = fd, deadline, bytearray(), 0
+    One per child: a read may bring the next function's frames along.
+    """
+
+    def __init__(self, fd: int) -> None:
+        self.fd, self.deadline, self.buffer, self.total = fd, 0.0, bytearray(), 0
+
+    def start(self, deadline: float) -> None:
+        """Give the next function its deadline and a new byte budget."""
+        self.deadline, self.total = deadline, 0
 
     def next(self) -> dict | None:
         body = self.next_body()
@@ -133,6 +140,9 @@ class Worker:
         exec(compile(setup["prelude"], "<prelude>", "exec"), self.namespace)
         self.scratch_root = Path(tempfile.mkdtemp(prefix="grader-"))
         self.scratch_root.chmod(0o711)
+        # Every child works in this empty folder, which stays root's and unlistable.
+        self.workdir = self.scratch_root / "empty"
+        self.workdir.mkdir(mode=0o711)
         self.uid = SANDBOX_UID if os.geteuid() == 0 else None
         limits = isolation.Limits(**setup.get("limits", {}))
         self.confinement = isolation.Confinement(
@@ -153,13 +163,12 @@ class Worker:
 
     def spawn(self) -> Child:
         """Fork and confine a child that waits for functions on its pipe."""
-        scratch = Path(tempfile.mkdtemp(dir=self.scratch_root))
         calls_r, calls_w = os.pipe()
         results_r, results_w = os.pipe()
-        pid = self.zygote.spawn(scratch, calls_r, results_w)
+        pid = self.zygote.spawn(calls_r, results_w)
         os.close(calls_r)
         os.close(results_w)
-        child = Child(pid, calls_w, results_r, scratch)
+        child = Child(pid, calls_w, results_r, ChildChannel(results_r))
         self.children[pid] = child
         return child
 
@@ -199,45 +208,66 @@ class Worker:
         functions = job["functions"]
         reports = [_new_report(function["name"]) for function in functions]
         for hidden in (False, True):
+            batch = []
             for function, report in zip(functions, reports, strict=True):
-                calls = (
-                    function["calls"][function["public"] :]
-                    if hidden
-                    else (function["calls"][: function["public"]])
-                )
-                if hidden and (not calls or report["status"] != "ok"):
-                    continue
-                child = child or self.spawn()
-                if not self.run_function(child, function, calls, report):
-                    ended = self.retire(child, wait=True)
-                    if report["status"] == "crashed" and ended:
-                        report["detail"] = ended
-                    child = None
+                public = function["public"]
+                calls = function["calls"][public:] if hidden else function["calls"][:public]
+                if not hidden or (calls and report["status"] == "ok"):
+                    batch.append((function, calls, report))
+            child = self.run_batch(child, batch)
+            for _, _, report in batch:
                 if hidden and report["status"] == "define_error":
                     # Defined for its public calls, it failed once the hidden ones were at hand:
                     # its error could spell them out. It is reported as a crash, without it.
                     report.update(status="crashed", detail="", define_error=None)
+        frames = []
         for report in reports:
             results = report.pop("results")
-            protocol.write_frame(1, {"type": "function", **report, "results": len(results)})
-            for body in results:
-                protocol.write_body(1, body)
-        protocol.write_frame(1, {"type": "job_done", "protections": list(self.protections)})
+            frames.append(protocol.dumps({"type": "function", **report, "results": len(results)}))
+            frames.extend(protocol.HEADER.pack(len(body)) + body for body in results)
+        frames.append(protocol.dumps({"type": "job_done", "protections": list(self.protections)}))
+        protocol.write_frames(1, frames)
         if child is not None:
             self.retire(child)
         return self.spawn()
 
-    def run_function(self, child: Child, function: dict, calls: list, report: dict) -> bool:
-        """Send a function and some of its calls to the child; say if the child is still clean.
+    def run_batch(self, child: Child | None, batch: list[tuple[dict, list, dict]]) -> Child | None:
+        """Send functions and their calls to a child in one message; replace it if it fails.
 
-        The function's time limit covers all its calls, public and hidden together.
+        Each function's time limit covers all its calls, public and hidden together, and starts
+        when the function before it has ended.
         """
+        while batch:
+            child = child or self.spawn()
+            function, _, report = batch[0]
+            deadline = time.monotonic() + function["time_limit"] - report["seconds"]
+            specs = [
+                {"name": f["name"], "chunks": f["chunks"], "rpc": f["rpc"], "calls": calls}
+                for f, calls, _ in batch
+            ]
+            try:
+                _write_child(child.calls_w, {"type": "functions", "functions": specs}, deadline)
+            except (Deadline, protocol.ProtocolError):
+                pass  # the first function's reading of its results says what happened
+            for done, (function, calls, report) in enumerate(batch, 1):
+                if not self.run_function(child, function, len(calls), report):
+                    ended = self.retire(child, wait=True)
+                    if report["status"] == "crashed" and ended:
+                        report["detail"] = ended
+                    child, batch = None, batch[done:]
+                    break
+            else:
+                batch = []
+        return child
+
+    def run_function(self, child: Child, function: dict, calls: int, report: dict) -> bool:
+        """Gather one function's results from the child; say if the child is still clean."""
         started = time.monotonic()
-        deadline = started + function["time_limit"] - report["seconds"]
-        channel = ChildChannel(child.results_r, deadline)
+        channel = child.channel
+        channel.start(started + function["time_limit"] - report["seconds"])
         clean = False
         try:
-            clean = self._converse(function, calls, channel, child.calls_w, report)
+            clean = self._collect(channel, child.calls_w, function["rpc"], report, calls)
         except Deadline:
             report["status"] = "timeout"
         except protocol.ProtocolError as problem:
@@ -245,53 +275,52 @@ class Worker:
         report["seconds"] += time.monotonic() - started
         return clean
 
-    def _converse(
-        self, function: dict, calls: list, channel: ChildChannel, calls_w: int, report: dict
-    ) -> bool:
-        spec = {k: function[k] for k in ("name", "chunks", "rpc")}
-        _write_child(calls_w, {"type": "function", **spec, "calls": calls}, channel.deadline)
-        defined = channel.next()
-        if defined is None or defined.get("type") != "defined":
-            raise protocol.ProtocolError("the process ended before the function was defined")
-        claimed = defined.get("protections")  # written by the child: keep only known names
-        if type(claimed) is list:
-            self.protections = tuple(p for p in claimed if p in isolation.PROTECTIONS)
-        if "error" in defined:
-            error = defined["error"] if type(defined["error"]) is dict else {}
-            short = {key: str(value)[:2000] for key, value in list(error.items())[:3]}
-            report["status"], report["define_error"] = "define_error", short
-        else:
-            results = report["results"]
-            self._collect(channel, calls_w, function["rpc"], results, len(results) + len(calls))
-        ended = channel.next()
-        return bool(ended and ended.get("type") == "ended" and ended.get("clean") is True)
-
     def _collect(
-        self, channel: ChildChannel, calls_w: int, rpc: list, results: list, until: int
-    ) -> None:
-        """Gather results up to `until`, relaying the child's calls to reference functions.
+        self, channel: ChildChannel, calls_w: int, rpc: list, report: dict, calls: int
+    ) -> bool:
+        """Gather a function's results until it ends, relaying its calls to reference functions.
 
         Only the references of `rpc` are relayed: never the function's own, whatever the child
-        writes on its pipe.
+        writes on its pipe. Any frame out of place, or a reply left unread (to a call the
+        function forged), leaves the child unclean.
         """
-        while len(results) < until:
+        results = report["results"]
+        until, first, replies = len(results) + calls, True, 0
+        while True:
             body = channel.next_body()
             if body is None:
-                raise protocol.ProtocolError("the process ended in the middle of a case")
-            if body.startswith(RESULT_PREFIX):
+                raise protocol.ProtocolError("the process ended in the middle of a function")
+            if body.startswith(RESULT_PREFIX) and len(results) < until:
                 results.append(body)  # relayed as it is: the grader parses it strictly
+                first = False
                 continue
             message = protocol.read_frame_body(body)
-            if message.get("type") == "call":
+            kind = message.get("type")
+            if kind == "call":
                 if message.get("name") in rpc:
                     reply = self._reference_answer(body)
                 else:
                     reply = b'{"error":"no such reference function"}'
                 _write_child(calls_w, reply, channel.deadline)
-            elif message.get("type") == "result":
+                replies += 1
+            elif kind == "result" and len(results) < until:
                 results.append(body)
-            else:
+                first = False
+            elif kind == "defined" and first and "error" in message:
+                error = message.get("error") if type(message.get("error")) is dict else {}
+                short = {key: str(value)[:2000] for key, value in list(error.items())[:3]}
+                report["status"], report["define_error"] = "define_error", short
+                first = False
+            elif kind == "ended":
+                claimed = message.get("protections")  # written by the child: keep known names
+                if type(claimed) is list:
+                    self.protections = tuple(p for p in claimed if p in isolation.PROTECTIONS)
+                finished = len(results) == until or report["status"] == "define_error"
+                return message.get("clean") is True and finished and message.get("replies") == replies
+            elif len(results) < until and report["status"] == "ok":
                 raise protocol.ProtocolError("unexpected message from the function")
+            else:
+                return False
 
     def _reference_answer(self, call: bytes) -> bytes:
         """The grader's answer to a call, remembered: students make the same calls.
@@ -308,18 +337,16 @@ class Worker:
                 self.answers[call] = reply
         return reply
 
-    def _child(self, scratch: Path, calls_r: int, results_w: int) -> None:
+    def _child(self, calls_r: int, results_w: int) -> None:
         try:
             os.setpgid(0, 0)
-            signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
             null = os.open(os.devnull, os.O_RDWR)
-            out = os.open(scratch / "output.txt", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-            for target, fd in ((0, null), (1, out), (2, out), (3, calls_r), (4, results_w)):
+            for target, fd in ((0, null), (1, null), (2, null), (3, calls_r), (4, results_w)):
                 os.dup2(fd, target)
             os.closerange(5, 1 << 16)
-            os.chdir(scratch)
-            # Nothing is writable, scratch included (it stays root's): a function that could
-            # create files could fill the disk at disk speed, file size limit or not.
+            os.chdir(self.workdir)
+            # Nothing is writable, the working folder included: a function that could create
+            # files could fill the disk at disk speed, file size limit or not.
             protections = isolation.confine(self.confinement)
             ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
             harness.serve(self.namespace, 3, 4, protections, self.watch)
@@ -337,7 +364,7 @@ class Child:
     pid: int
     calls_w: int
     results_r: int
-    scratch: Path
+    channel: ChildChannel
 
 
 def _write_child(fd: int, message: dict | bytes, deadline: float) -> None:
@@ -360,11 +387,11 @@ def _write_child(fd: int, message: dict | bytes, deadline: float) -> None:
 class Zygote:
     """The process that forks every child, forked itself before the worker sees any job.
 
-    It gets a child's scratch folder and pipe ends over a socket, answers with the child's
-    pid, and reaps children when asked (they are its own).
+    It gets a child's pipe ends over a socket, answers with the child's pid, and reaps
+    children when asked (they are its own).
     """
 
-    def __init__(self, make_child: Callable[[Path, int, int], None]) -> None:
+    def __init__(self, make_child: Callable[[int, int], None]) -> None:
         self.socket, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         self.pid = os.fork()
         if self.pid == 0:
@@ -372,8 +399,8 @@ class Zygote:
             _serve_spawns(theirs, make_child)
         theirs.close()
 
-    def spawn(self, scratch: Path, calls_r: int, results_w: int) -> int:
-        socket.send_fds(self.socket, [str(scratch).encode()], [calls_r, results_w])
+    def spawn(self, calls_r: int, results_w: int) -> int:
+        socket.send_fds(self.socket, [b"spawn"], [calls_r, results_w])
         return self._answer()
 
     def wait(self, pid: int) -> int:
@@ -393,7 +420,7 @@ class Zygote:
             os.waitpid(self.pid, 0)
 
 
-def _serve_spawns(requests: socket.socket, make_child: Callable[[Path, int, int], None]) -> None:
+def _serve_spawns(requests: socket.socket, make_child: Callable[[int, int], None]) -> None:
     """The zygote's loop, until the worker closes its end (or dies: then so do we)."""
     try:
         ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
@@ -410,7 +437,7 @@ def _serve_spawns(requests: socket.socket, make_child: Callable[[Path, int, int]
                 answer = os.fork()
                 if answer == 0:
                     requests.close()
-                    make_child(Path(data.decode()), *fds)
+                    make_child(*fds)
                 for fd in fds:
                     os.close(fd)
             requests.send(str(answer).encode())
@@ -419,7 +446,7 @@ def _serve_spawns(requests: socket.socket, make_child: Callable[[Path, int, int]
 
 
 def _end(child: Child, contained: bool, zygote: Zygote) -> str | None:
-    """Kill the child and all it started, remove its scratch; say how it ended (None: normally).
+    """Kill the child and all it started; say how it ended (None: normally).
 
     Where seccomp stops the child from creating processes, nothing else can be left.
     """
@@ -430,7 +457,6 @@ def _end(child: Child, contained: bool, zygote: Zygote) -> str | None:
     status = zygote.wait(child.pid)
     if not contained:
         _reap_orphans(zygote.pid)
-    shutil.rmtree(child.scratch, ignore_errors=True)
     if os.WIFSIGNALED(status):
         number = os.WTERMSIG(status)
         if number == signal.SIGKILL:

@@ -30,7 +30,7 @@ def forward_propagation_n(
     A3 = sigmoid(Z3)
 
     logprobs = np.multiply(-np.log(A3), Y) + np.multiply(-np.log(1 - A3), 1 - Y)
-    cost = 1.0 / m * np.sum(logprobs)
+    cost = 1.0 / m * logprobs.sum()  # np.sum without its Python wrapper: same value, faster
     cache = (Z1, A1, W1, b1, Z2, A2, W2, b2, Z3, A3, W3, b3)
     return cost, cache
 
