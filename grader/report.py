@@ -43,9 +43,13 @@ STATUS_SYMBOLS = {
 _PLACE = re.compile(r"\bcell (\d+), line (\d+)")
 
 
-def write_atomic(path: Path, text: str) -> None:
-    """Write a file so that readers see the old content or the new, never a torn one."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+def write_atomic(path: Path, text: str, made: bool = False) -> None:
+    """Write a file so that readers see the old content or the new, never a torn one.
+
+    Its folder is created unless the caller `made` it.
+    """
+    if not made:
+        path.parent.mkdir(parents=True, exist_ok=True)
     temporary = path.with_name(f".{path.name}.tmp")  # one writer per file: no random name
     try:
         temporary.write_text(text, encoding="utf-8")
@@ -57,7 +61,27 @@ def write_atomic(path: Path, text: str) -> None:
 
 def results_json(result: SubmissionResult, fingerprint: str, graded_at: str) -> str:
     document = {**result.to_json(), "fingerprint": fingerprint, "graded_at": graded_at}
-    return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+    return readable_json(document)
+
+
+def readable_json(document: dict[str, Any]) -> str:
+    """JSON with a line per field and per item of a field's list or dict: easy to read and diff,
+    and each line is made by the C encoder (indent= would use the pure Python one)."""
+
+    def dump(value: Any) -> str:
+        return json.dumps(value, ensure_ascii=False)
+
+    fields = []
+    for key, value in document.items():
+        if isinstance(value, dict) and value:
+            items = ",\n".join(f"    {dump(k)}: {dump(v)}" for k, v in value.items())
+            fields.append(f"  {dump(key)}: {{\n{items}\n  }}")
+        elif isinstance(value, list) and value:
+            items = ",\n".join(f"    {dump(v)}" for v in value)
+            fields.append(f"  {dump(key)}: [\n{items}\n  ]")
+        else:
+            fields.append(f"  {dump(key)}: {dump(value)}")
+    return "{\n" + ",\n".join(fields) + "\n}\n"
 
 
 @cache
@@ -147,8 +171,9 @@ def write_submission(
 ) -> None:
     """Write the report first and results.json last: results.json marks a finished grading."""
     folder = out / result.submission
-    write_atomic(folder / "report.html", student_report(result, assignment))
-    write_atomic(folder / "results.json", results_json(result, fingerprint, graded_at))
+    folder.mkdir(parents=True, exist_ok=True)
+    write_atomic(folder / "report.html", student_report(result, assignment), made=True)
+    write_atomic(folder / "results.json", results_json(result, fingerprint, graded_at), made=True)
 
 
 def read_results(out: Path, submission: str) -> dict[str, Any] | None:

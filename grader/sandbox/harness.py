@@ -13,6 +13,7 @@ from __future__ import annotations
 import ctypes
 import io
 import linecache
+import operator
 import sys
 import traceback
 import types
@@ -168,42 +169,46 @@ class ModuleWatch:
 
     It never reads the namespaces, which would copy the forked child's memory page by page:
     CPython bumps a dict's version tag on every change, and the watch reads those tags from
-    memory. Where that is unavailable it compares a few modules' contents instead.
+    memory, through views made once, before the fork. Where that is unavailable it compares a
+    few modules' contents instead.
     """
 
     FALLBACK = ("builtins", "math", "numpy", "numpy.linalg", "numpy.random")
 
     def __init__(self) -> None:
-        self.tag = _version_tag_reader()
         modules = [
             module
             for name, module in sys.modules.items()
             if isinstance(module, types.ModuleType) and name not in ("sys", "__main__")
         ]
-        self.addresses = [id(vars(m)) for m in modules] + [id(sys.modules)]
+        self.tags = _version_tags([vars(m) for m in modules] + [sys.modules])
         self.fallback = [m for m in modules if m.__name__ in self.FALLBACK]
 
     def state(self) -> tuple:
-        if self.tag is not None:
-            return tuple(map(self.tag, self.addresses))
+        if self.tags is not None:
+            return tuple(map(_VALUE, self.tags))
         return (len(sys.modules), *(tuple(map(id, vars(m).values())) for m in self.fallback))
 
 
-def _version_tag_reader() -> Any:
-    """A reader of a dict's version tag by address, if this interpreter bumps it reliably."""
+_VALUE = operator.attrgetter("value")
+
+
+def _version_tags(namespaces: list[dict]) -> list | None:
+    """Views of the dicts' version tags, if this interpreter bumps them reliably."""
     if sys.implementation.name != "cpython":
         return None
     offset = 3 * ctypes.sizeof(ctypes.c_ssize_t)
 
-    def tag(address: int) -> int:
-        return ctypes.c_uint64.from_address(address + offset).value
+    def tag(namespace: dict) -> ctypes.c_uint64:
+        return ctypes.c_uint64.from_address(id(namespace) + offset)
 
     probe: dict = {}
-    seen = [tag(id(probe))]
+    view = tag(probe)
+    seen = [view.value]
     for change in (lambda: probe.update(x=1), lambda: probe.update(x=2), probe.clear):
         change()
-        seen.append(tag(id(probe)))
-    return tag if len(set(seen)) == len(seen) else None
+        seen.append(view.value)
+    return [tag(n) for n in namespaces] if len(set(seen)) == len(seen) else None
 
 
 def _shared_state(watch: ModuleWatch) -> tuple:

@@ -84,7 +84,7 @@ class _Worker:
     def __init__(self, setup: Setup, process: subprocess.Popen | None = None) -> None:
         self.process = process or start_worker()
         self.to_worker = self.process.stdin.fileno()
-        self.from_worker = self.process.stdout.fileno()
+        self.from_worker = protocol.FrameReader(self.process.stdout.fileno())
         message = {
             "type": "setup",
             "modules": setup.modules,
@@ -92,7 +92,7 @@ class _Worker:
             "limits": setup.limits,
         }
         protocol.write_frame(self.to_worker, message)
-        ready = protocol.read_frame(self.from_worker)
+        ready = self.from_worker.next()
         if not ready or ready.get("type") != "ready":
             raise SandboxUnavailable("the sandbox worker did not start")
         self.host_protections: dict[str, str] = ready["protections"]
@@ -118,7 +118,7 @@ class _Worker:
         largest = max((_numbers(args) for j in jobs for args in j.calls), default=0)
         limit = REFERENCE_ARGUMENTS_FACTOR * largest
         while True:
-            message = protocol.read_frame(self.from_worker)
+            message = self.from_worker.next()
             if message is None:
                 raise SandboxUnavailable("the sandbox worker stopped")
             kind = message.get("type")
@@ -138,7 +138,7 @@ class _Worker:
                 if type(count) is not int or not 0 <= count <= len(job.calls):
                     raise protocol.ProtocolError("malformed function report")
                 message["results"] = [
-                    _parsed(protocol.read_body(self.from_worker)) for _ in range(count)
+                    _parsed(self.from_worker.next_body()) for _ in range(count)
                 ]
                 runs.append(_function_run(message, job.public, len(job.calls) > job.public))
             elif kind == "job_done":

@@ -186,6 +186,40 @@ def read_body(fd: int) -> bytes | None:
     return body
 
 
+class FrameReader:
+    """Frames from a stream, read in large chunks: one system call brings many frames."""
+
+    def __init__(self, fd: int) -> None:
+        self.fd, self.buffer = fd, bytearray()
+
+    def next(self) -> dict | None:
+        """The next frame's message, or None at end of stream."""
+        body = self.next_body()
+        return None if body is None else read_frame_body(body)
+
+    def next_body(self) -> bytes | None:
+        """The next frame's body, unparsed, or None at end of stream."""
+        while True:
+            if len(self.buffer) >= HEADER.size:
+                (size,) = HEADER.unpack_from(self.buffer)
+                if size > MAX_FRAME_BYTES:
+                    raise ProtocolError("frame larger than the limit")
+                end = HEADER.size + size
+                if len(self.buffer) >= end:
+                    body = bytes(self.buffer[HEADER.size : end])
+                    del self.buffer[:end]
+                    return body
+            chunk = self.read_chunk()
+            if not chunk:
+                if self.buffer:
+                    raise ProtocolError("truncated frame")
+                return None
+            self.buffer += chunk
+
+    def read_chunk(self) -> bytes:
+        return os.read(self.fd, 1 << 20)
+
+
 def read_frame_body(body: bytes) -> dict:
     """Parse a frame's body into its message."""
     try:

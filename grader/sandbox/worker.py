@@ -89,44 +89,29 @@ class Deadline(Exception):
     """The child used up its time."""
 
 
-class ChildChannel:
+class ChildChannel(protocol.FrameReader):
     """Frames from a child's results pipe, read against a deadline and a byte budget.
 
     One per child: a read may bring the next function's frames along.
     """
 
     def __init__(self, fd: int) -> None:
-        self.fd, self.deadline, self.buffer, self.total = fd, 0.0, bytearray(), 0
+        super().__init__(fd)
+        self.deadline, self.total = 0.0, 0
 
     def start(self, deadline: float) -> None:
         """Give the next function its deadline and a new byte budget."""
         self.deadline, self.total = deadline, 0
 
-    def next(self) -> dict | None:
-        body = self.next_body()
-        return None if body is None else protocol.read_frame_body(body)
-
-    def next_body(self) -> bytes | None:
-        """The next frame's body, unparsed; None when the child closed its end."""
-        while True:
-            if len(self.buffer) >= 4:
-                size = int.from_bytes(self.buffer[:4], "big")
-                if size > protocol.MAX_FRAME_BYTES:
-                    raise protocol.ProtocolError("frame larger than the limit")
-                if len(self.buffer) >= 4 + size:
-                    body = bytes(self.buffer[4 : 4 + size])
-                    del self.buffer[: 4 + size]
-                    return body
-            remaining = self.deadline - time.monotonic()
-            if remaining <= 0 or not select.select([self.fd], [], [], remaining)[0]:
-                raise Deadline
-            chunk = os.read(self.fd, 1 << 20)
-            if not chunk:
-                return None
-            self.total += len(chunk)
-            if self.total > MAX_CHILD_BYTES:
-                raise protocol.ProtocolError("the function sent back too much data")
-            self.buffer += chunk
+    def read_chunk(self) -> bytes:
+        remaining = self.deadline - time.monotonic()
+        if remaining <= 0 or not select.select([self.fd], [], [], remaining)[0]:
+            raise Deadline
+        chunk = os.read(self.fd, 1 << 20)
+        self.total += len(chunk)
+        if self.total > MAX_CHILD_BYTES:
+            raise protocol.ProtocolError("the function sent back too much data")
+        return chunk
 
 
 class Worker:
@@ -316,7 +301,8 @@ class Worker:
                 if type(claimed) is list:
                     self.protections = tuple(p for p in claimed if p in isolation.PROTECTIONS)
                 finished = len(results) == until or report["status"] == "define_error"
-                return message.get("clean") is True and finished and message.get("replies") == replies
+                all_read = message.get("replies") == replies
+                return message.get("clean") is True and finished and all_read
             elif len(results) < until and report["status"] == "ok":
                 raise protocol.ProtocolError("unexpected message from the function")
             else:
