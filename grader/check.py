@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
-from grader.sandbox.launch import start_worker
+from grader.sandbox.launch import discard, start_worker
 
 if TYPE_CHECKING:
     from subprocess import Popen
@@ -61,7 +61,7 @@ def run_check(notebook: str, assignment_dir: str | None = None) -> CheckOutcome:
     try:
         return _check(process, notebook, assignment_dir)
     finally:
-        _discard(process)
+        discard(process)
 
 
 def _check(process: Popen, notebook: str, assignment_dir: str | None) -> CheckOutcome:
@@ -95,15 +95,6 @@ def _check(process: Popen, notebook: str, assignment_dir: str | None) -> CheckOu
     )
     hints = _hints(result, submission.cells, assignment, uses_own=not referenced(assignment))
     return CheckOutcome(result, assignment.title, host, hints)
-
-
-def _discard(process: Popen) -> None:
-    """Stop a worker the pool did not take over, or did not get to close."""
-    if process.poll() is None:
-        process.kill()
-        process.wait()
-    process.stdin.close()
-    process.stdout.close()
 
 
 def _hints(

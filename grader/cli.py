@@ -14,19 +14,34 @@ def _assignment(path: str | None):  # noqa: ANN202 - lazy import keeps `grader c
 
 
 def _grade(args: argparse.Namespace) -> int:
-    from grader.grade import grade_batch
-    from grader.progress import Progress
-    from grader.sandbox.pool import SandboxUnavailable
+    from grader.sandbox.launch import default_size, discard, start_worker
 
-    out = Path(args.out)
+    # The workers load numpy while this process loads the rest and the assignment.
+    started = [start_worker() for _ in range(args.jobs or default_size())]
     try:
-        assignment = _assignment(args.assignment)
-        outcome = grade_batch(
-            args.paths, assignment, out, args.jobs, args.force, args.require_isolation, Progress()
-        )
-    except (FileNotFoundError, SandboxUnavailable) as problem:
-        print(f"grader grade: {problem}", file=sys.stderr)
-        return 2
+        from grader.grade import grade_batch
+        from grader.progress import Progress
+        from grader.sandbox.pool import SandboxUnavailable
+
+        out = Path(args.out)
+        try:
+            assignment = _assignment(args.assignment)
+            outcome = grade_batch(
+                args.paths,
+                assignment,
+                out,
+                len(started),
+                args.force,
+                args.require_isolation,
+                Progress(),
+                started,
+            )
+        except (FileNotFoundError, SandboxUnavailable) as problem:
+            print(f"grader grade: {problem}", file=sys.stderr)
+            return 2
+    finally:
+        for process in started:
+            discard(process)
     off = {name: state for name, state in outcome.host_protections.items() if state != "on"}
     if off:
         reasons = "; ".join(f"{name} ({state})" for name, state in off.items())

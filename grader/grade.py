@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Callable
+import subprocess
+from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -26,7 +27,8 @@ from grader.report import (
     write_summary,
 )
 from grader.run import referenced, run_functions, sandbox_setup
-from grader.sandbox.pool import WorkerPool, default_size
+from grader.sandbox.launch import default_size
+from grader.sandbox.pool import WorkerPool
 from grader.score import SubmissionResult, score_submission, unreadable_result
 from grader.spec import Assignment
 
@@ -82,8 +84,12 @@ def grade_batch(
     force: bool = False,
     require_isolation: bool = False,
     progress: Callable[[int, int], None] | None = None,
+    started: Sequence[subprocess.Popen] = (),
 ) -> BatchOutcome:
-    """Grade every submission under `paths` into `out`; returns counts and the class mean."""
+    """Grade every submission under `paths` into `out`; returns counts and the class mean.
+
+    `started`: workers from `start_worker()` for the pool to adopt (at most `jobs`).
+    """
     out.mkdir(parents=True, exist_ok=True)
     remove_leftovers(out)
     files = find_files(paths)
@@ -111,7 +117,7 @@ def grade_batch(
 
     # Two threads per worker: while one writes a report, the other keeps the worker busy.
     with (
-        WorkerPool(sandbox_setup(assignment), jobs, require_isolation) as pool,
+        WorkerPool(sandbox_setup(assignment), jobs, require_isolation, started) as pool,
         ThreadPoolExecutor(2 * jobs) as executor,
     ):
         pending: set[Future] = set()

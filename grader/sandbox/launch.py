@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -29,3 +30,17 @@ def start_worker() -> subprocess.Popen:
         cwd="/",
         start_new_session=True,
     )
+
+
+def discard(process: subprocess.Popen) -> None:
+    """Stop a worker no pool took over, or none got to close."""
+    if process.poll() is None:
+        process.kill()
+        process.wait()
+    process.stdin.close()
+    process.stdout.close()
+
+
+def default_size() -> int:
+    """How many workers a batch uses unless told: one per core this process may run on."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1

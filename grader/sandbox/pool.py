@@ -7,7 +7,6 @@ hidden case or secret is ever in its memory. Reference functions run here, in th
 from __future__ import annotations
 
 import builtins
-import os
 import queue
 import shutil
 import subprocess
@@ -19,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from grader.sandbox import protocol
-from grader.sandbox.launch import start_worker
+from grader.sandbox.launch import discard, start_worker
 
 MAX_REFERENCE_CALLS = 100_000
 MAX_STDOUT_CHARS = 8000
@@ -293,10 +292,15 @@ class WorkerPool:
         self.idle: queue.Queue[_Worker] = queue.Queue()
         self.lock = threading.Lock()
         self.workers: list[_Worker] = []
-        for process in started:
-            self._start(process)
-        for _ in range(max(1, size) - len(started)):
-            self._start()
+        # All start at once; each then gets its setup while the others are still loading.
+        processes = [*started, *(start_worker() for _ in range(max(1, size) - len(started)))]
+        try:
+            for process in processes:
+                self._start(process)
+        except BaseException:
+            for process in processes:
+                discard(process)
+            raise
         self.host_protections = self.workers[0].host_protections
         missing = [name for name, state in self.host_protections.items() if state != "on"]
         if require_isolation and missing:
@@ -344,7 +348,3 @@ class WorkerPool:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-
-def default_size() -> int:
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
