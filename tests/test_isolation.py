@@ -300,6 +300,43 @@ def test_each_layer_alone_stops_signals(
     assert victim.poll() is None
 
 
+def landlocked_child(confinement: Confinement, action: Callable[[], str]) -> tuple[int, int]:
+    """Fork a child that applies Landlock alone, then writes what `action` returns on a pipe."""
+    read_fd, write_fd = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        try:
+            isolation._drop_privileges(confinement)  # PR_SET_NO_NEW_PRIVS only: uid=None
+            isolation._apply_landlock(confinement)
+            os.write(write_fd, action().encode())
+        finally:
+            os._exit(0)
+    os.close(write_fd)
+    return pid, read_fd
+
+
+def test_a_ruleset_made_once_still_gives_each_child_its_own_domain() -> None:
+    if host()["landlock-scope"] != "on":
+        pytest.skip(f"landlock-scope off on this host: {host()['landlock-scope']}")
+    ruleset = isolation.landlock_ruleset(Confinement(READ_PATHS, (), uid=None))
+    confinement = Confinement(READ_PATHS, (), uid=None, ruleset=ruleset)
+    hold_r, hold_w = os.pipe()
+    sibling, _ = landlocked_child(confinement, lambda: os.read(hold_r, 1).decode())
+    try:
+        attacker, report = landlocked_child(
+            confinement,
+            lambda: f"{errno_of(lambda: os.kill(sibling, 0))} "
+            f"{errno_of(Path('/etc/hostname').read_text)}",
+        )
+        with os.fdopen(report, "rb") as pipe:
+            assert pipe.read() == b"EPERM EACCES"  # scoped apart, and the rules hold
+        os.waitpid(attacker, 0)
+    finally:
+        os.close(ruleset)
+        os.write(hold_w, b"x")
+        os.waitpid(sibling, 0)
+
+
 # --- file system ------------------------------------------------------------------------------
 
 

@@ -81,6 +81,7 @@ MAX_ANSWERS, MAX_ANSWER_BYTES = 4096, 1 << 16
 RESULT_PREFIX = b'{"type":"result",'
 MAX_CHILD_BYTES = 32 * 1024 * 1024
 SANDBOX_UID = 65534
+RULESET_FD = 5  # the Landlock ruleset made once, kept at this descriptor for the children
 PR_SET_PDEATHSIG = 1
 PR_SET_CHILD_SUBREAPER = 36
 
@@ -136,6 +137,11 @@ class Worker:
             limits=limits,
             uid=self.uid,
         )
+        with suppress(OSError):  # else each child makes its own
+            if (ruleset := isolation.landlock_ruleset(self.confinement)) is not None:
+                os.dup2(ruleset, RULESET_FD)
+                os.close(ruleset)
+                self.confinement = dataclasses.replace(self.confinement, ruleset=RULESET_FD)
         self.protections: tuple[str, ...] = ()
         self.retired: list[Child] = []
         self.children: dict[int, Child] = {}
@@ -329,7 +335,7 @@ class Worker:
             null = os.open(os.devnull, os.O_RDWR)
             for target, fd in ((0, null), (1, null), (2, null), (3, calls_r), (4, results_w)):
                 os.dup2(fd, target)
-            os.closerange(5, 1 << 16)
+            os.closerange(RULESET_FD + 1, 1 << 16)  # confine() closes the ruleset
             os.chdir(self.workdir)
             # Nothing is writable, the working folder included: a function that could create
             # files could fill the disk at disk speed, file size limit or not.
