@@ -204,7 +204,7 @@ def _dependencies(
 ) -> list[Chunk]:
     """Imports and helper definitions from other cells that the graded code uses, transitively."""
     taken: dict[int, Chunk] = {}
-    queue, seen = list(wanted), set()
+    queue, seen = list(wanted & binders.keys()), set()
     while queue:
         name = queue.pop()
         if name in seen:
@@ -216,7 +216,7 @@ def _dependencies(
         cell, node = found
         if id(node) not in taken:
             taken[id(node)] = _chunk(cell, node)
-            queue.extend(_free_names([node], cell) - _BUILTINS - external)
+            queue.extend((_free_names([node], cell) & binders.keys()) - _BUILTINS - external)
     return sorted(taken.values(), key=lambda c: (c.cell, c.first_line))
 
 

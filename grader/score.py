@@ -6,7 +6,7 @@ its input, its expected value or what the student's code printed or raised.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 from grader.extract import Extraction
@@ -69,7 +69,7 @@ class SubmissionResult:
             "score": self.score,
             "max_score": self.max_score,
             "functions": {
-                name: {k: v for k, v in asdict(f).items() if k in _FUNCTION_KEYS}
+                name: {key: getattr(f, key) for key in _FUNCTION_KEYS}
                 for name, f in self.functions.items()
             },
             "tests": [test.to_json() for test in self.tests],
