@@ -21,6 +21,8 @@ MAX_DEPTH = 32
 MAX_ITEMS = 200_000
 MAX_INT_BITS = 1023  # larger integers cannot be compared as floats: the judge would fail
 HEADER = struct.Struct(">I")
+# A pipe holds 64 KiB: asking for more would only make each read allocate (and map) more.
+READ_BYTES = 1 << 16
 _DTYPE = re.compile(r"^[<>|=]?(b1|[iu][1248]|f[248]|c(8|16))$")
 
 
@@ -158,7 +160,7 @@ def read_exact(fd: int, size: int) -> bytes | None:
     """Read exactly `size` bytes, or None at end of stream."""
     chunks, remaining = [], size
     while remaining:
-        chunk = os.read(fd, min(remaining, 1 << 20))
+        chunk = os.read(fd, min(remaining, READ_BYTES))
         if not chunk:
             return None
         chunks.append(chunk)
@@ -217,7 +219,7 @@ class FrameReader:
             self.buffer += chunk
 
     def read_chunk(self) -> bytes:
-        return os.read(self.fd, 1 << 20)
+        return os.read(self.fd, READ_BYTES)
 
 
 def read_frame_body(body: bytes) -> dict:

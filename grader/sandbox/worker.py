@@ -108,7 +108,7 @@ class ChildChannel(protocol.FrameReader):
         remaining = self.deadline - time.monotonic()
         if remaining <= 0 or not select.select([self.fd], [], [], remaining)[0]:
             raise Deadline
-        chunk = os.read(self.fd, 1 << 20)
+        chunk = os.read(self.fd, protocol.READ_BYTES)
         self.total += len(chunk)
         if self.total > MAX_CHILD_BYTES:
             raise protocol.ProtocolError("the function sent back too much data")
