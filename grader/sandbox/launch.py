@@ -41,6 +41,24 @@ def discard(process: subprocess.Popen) -> None:
     process.stdout.close()
 
 
+def cpu_set() -> list[int]:
+    """The cores this process may run on; empty where the system does not say."""
+    return sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
+
+
 def default_size() -> int:
     """How many workers a batch uses unless told: one per core this process may run on."""
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    return len(cpu_set()) or os.cpu_count() or 1
+
+
+def pin(process: subprocess.Popen, core: int) -> None:
+    """Keep a worker, and the zygote and children it has yet to fork, on one core.
+
+    A worker and its child take turns, waking each other at every call and result: on one
+    core that is a plain switch, across cores a wake-up of the other core and, for every page
+    the child copies, a TLB flush there too. About a tenth of the sandbox's time, measured.
+    """
+    try:
+        os.sched_setaffinity(process.pid, {core})
+    except OSError:
+        pass  # e.g. the process has already ended: its pool will say so

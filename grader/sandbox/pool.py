@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from grader.sandbox import protocol
-from grader.sandbox.launch import discard, start_worker
+from grader.sandbox.launch import cpu_set, discard, pin, start_worker
 
 MAX_REFERENCE_CALLS = 100_000
 MAX_STDOUT_CHARS = 8000
@@ -80,8 +80,10 @@ class SandboxUnavailable(RuntimeError):
 
 
 class _Worker:
-    def __init__(self, setup: Setup, process: subprocess.Popen | None = None) -> None:
-        self.process = process or start_worker()
+    def __init__(
+        self, setup: Setup, process: subprocess.Popen | None = None, core: int | None = None
+    ) -> None:
+        self.process, self.core = process or start_worker(), core
         self.to_worker = self.process.stdin.fileno()
         self.from_worker = protocol.FrameReader(self.process.stdout.fileno())
         message = {
@@ -294,9 +296,12 @@ class WorkerPool:
         self.workers: list[_Worker] = []
         # All start at once; each then gets its setup while the others are still loading.
         processes = [*started, *(start_worker() for _ in range(max(1, size) - len(started)))]
+        # A pool that covers every core pins one worker per core; a smaller one (a check, a
+        # service) leaves placement to the system, as others may run next to it.
+        cores = cpu_set() if len(processes) >= len(cpu_set()) else []
         try:
-            for process in processes:
-                self._start(process)
+            for index, process in enumerate(processes):
+                self._start(process, cores[index % len(cores)] if cores else None)
         except BaseException:
             for process in processes:
                 discard(process)
@@ -308,8 +313,11 @@ class WorkerPool:
             reasons = "; ".join(f"{n}: {self.host_protections.get(n, 'unknown')}" for n in missing)
             raise SandboxUnavailable(f"required protections are off on this host ({reasons})")
 
-    def _start(self, process: subprocess.Popen | None = None) -> None:
-        worker = _Worker(self.setup, process)
+    def _start(self, process: subprocess.Popen | None = None, core: int | None = None) -> None:
+        process = process or start_worker()
+        if core is not None:
+            pin(process, core)
+        worker = _Worker(self.setup, process, core)
         with self.lock:
             self.workers.append(worker)
         self.idle.put(worker)
@@ -335,7 +343,7 @@ class WorkerPool:
         with self.lock:
             self.workers.remove(worker)
         worker.kill()
-        self._start()
+        self._start(core=worker.core)
 
     def close(self) -> None:
         with self.lock:
