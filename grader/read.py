@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import stat
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -83,22 +84,33 @@ def read_submission(submission_id: str, source: str, path: Path) -> Submission:
 
 
 def _read_bytes(path: Path) -> bytes:
-    if path.is_symlink():
-        raise Unreadable("This is a symbolic link, not a file: submit the notebook itself.")
-    if not path.exists():
-        raise Unreadable("The file does not exist.")
-    if not path.is_file():
-        raise Unreadable("This is not a regular file.")
-    size = path.stat().st_size
-    if size > MAX_FILE_BYTES:
-        raise Unreadable(
-            f"The file is {size / 2**20:.0f} MiB, over the {MAX_FILE_BYTES // 2**20} MiB limit: "
-            "clear the notebook's outputs and submit again."
-        )
     try:
-        descriptor = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
-        with os.fdopen(descriptor, "rb") as handle:
-            return handle.read(MAX_FILE_BYTES + 1)
+        info = path.lstat()
+    except FileNotFoundError:
+        raise Unreadable("The file does not exist.") from None
+    except OSError as problem:
+        raise Unreadable(f"The file could not be opened ({problem.strerror}).") from None
+    if stat.S_ISLNK(info.st_mode):
+        raise Unreadable("This is a symbolic link, not a file: submit the notebook itself.")
+    if not stat.S_ISREG(info.st_mode):
+        raise Unreadable("This is not a regular file.")
+    if info.st_size > MAX_FILE_BYTES:
+        raise Unreadable(
+            f"The file is {info.st_size / 2**20:.0f} MiB, over the {MAX_FILE_BYTES // 2**20} MiB "
+            "limit: clear the notebook's outputs and submit again."
+        )
+    # Not following a link, nor waiting on a FIFO, should the file be swapped since lstat().
+    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
+    try:
+        descriptor = os.open(path, flags)
+        try:
+            chunks, size, want = [], 0, info.st_size + 1  # one read, and one to see the end
+            while size <= MAX_FILE_BYTES and (chunk := os.read(descriptor, want)):
+                chunks.append(chunk)
+                size += len(chunk)
+            return b"".join(chunks)
+        finally:
+            os.close(descriptor)
     except OSError as problem:
         raise Unreadable(f"The file could not be opened ({problem.strerror}).") from None
 

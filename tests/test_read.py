@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 
 import pytest
 
@@ -98,6 +99,13 @@ def test_symbolic_links_are_reported_not_followed(tmp_path):
     assert [path.name for _, path in found] == ["sneaky.py"]
     submission = read_submission("sneaky", *found[0])
     assert submission.cells == () and "symbolic link" in submission.error
+
+
+def test_a_named_pipe_is_refused_without_waiting_on_it(tmp_path):
+    fifo = tmp_path / "stuck.ipynb"
+    os.mkfifo(fifo)  # opened for reading, it would block until a writer came
+    submission = read_submission("stuck", str(fifo), fifo)
+    assert submission.cells == () and submission.error == "This is not a regular file."
 
 
 def test_lone_surrogates_in_a_notebook_become_replacement_characters(tmp_path):

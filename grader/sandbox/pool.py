@@ -107,7 +107,7 @@ class _Worker:
                 "name": j.name,
                 "chunks": list(j.chunks),
                 "rpc": list(j.rpc),
-                "calls": [_encoded_call(args) for args in j.calls],
+                "calls": [_encoded_call(args)[0] for args in j.calls],
                 "public": j.public,
                 "time_limit": j.time_limit,
             }
@@ -116,7 +116,7 @@ class _Worker:
         protocol.write_frame(self.to_worker, {"type": "job", "functions": functions})
         runs: list[FunctionRun] = []
         budget = MAX_REFERENCE_CALLS
-        largest = max((_numbers(args) for j in jobs for args in j.calls), default=0)
+        largest = max((_encoded_call(args)[1] for j in jobs for args in j.calls), default=0)
         limit = REFERENCE_ARGUMENTS_FACTOR * largest
         while True:
             message = self.from_worker.next()
@@ -166,15 +166,16 @@ class _Worker:
             shutil.rmtree(self.scratch, ignore_errors=True)
 
 
-_ENCODED: dict[int, tuple[Any, Any]] = {}
+_ENCODED: dict[int, tuple[Any, Any, int]] = {}
 
 
-def _encoded_call(args: tuple) -> Any:
-    """A case's arguments, encoded once: the same case objects are sent for every submission."""
+def _encoded_call(args: tuple) -> tuple[Any, int]:
+    """A case's arguments encoded, and how many numbers they hold; worked out once, as the
+    same case objects are sent for every submission."""
     hit = _ENCODED.get(id(args))
     if hit is None or hit[0] is not args:
-        hit = _ENCODED[id(args)] = (args, protocol.encode(list(args)))
-    return hit[1]
+        hit = _ENCODED[id(args)] = (args, protocol.encode(list(args)), _numbers(args))
+    return hit[1], hit[2]
 
 
 def _answer(message: dict, references: dict[str, Callable[..., Any]], limit: int) -> dict:
