@@ -127,6 +127,26 @@ def test_each_function_is_graded_on_its_own(tmp_path, assignment):
     assert results["syntax"]["score"] == 90
 
 
+def test_a_case_that_never_returns_keeps_the_points_already_earned(tmp_path, assignment):
+    # The child sends results in batches, but always before student code runs again.
+    hangs_on_second_case = CHECK.replace(
+        "    thetaplus = theta + epsilon",
+        "    while x == 3:\n        pass\n    thetaplus = theta + epsilon",
+    )
+    files = {"hangs.ipynb": notebook(IMPORTS, FORWARD, BACKWARD, hangs_on_second_case, CHECK_N)}
+    result = grade(tmp_path, dataclasses.replace(assignment, time_limit=1.0), files)["hangs"]
+    check = result["functions"]["gradient_check"]
+    assert check["status"] == "timeout"
+    first, second = [t for t in result["tests"] if t["name"].startswith("gradient_check: gradient")]
+    assert first["status"] == "passed" and first["score"] == first["max_score"] > 0
+    assert second["status"] == "failed" and check["score"] == first["score"]
+    assert {name: scores(result)[name] for name in FUNCTIONS if name != "gradient_check"} == {
+        "forward_propagation": 10.0,
+        "backward_propagation": 10.0,
+        "gradient_check_n": 40.0,
+    }
+
+
 def test_runtime_errors_name_the_cell_and_line(tmp_path, assignment):
     failing = FORWARD.replace("J = theta * x", "J = theta * undefined_name")
     result = grade(tmp_path, assignment, {"e.ipynb": notebook(IMPORTS, failing)})["e"]
