@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ctypes
 import dataclasses
+import fcntl
 import gc
 import importlib
 import os
@@ -81,7 +82,7 @@ MAX_ANSWERS, MAX_ANSWER_BYTES = 4096, 1 << 16
 RESULT_PREFIX = b'{"type":"result",'
 MAX_CHILD_BYTES = 32 * 1024 * 1024
 SANDBOX_UID = 65534
-RULESET_FD = 5  # the Landlock ruleset made once, kept at this descriptor for the children
+CHILD_FDS = 5  # a child keeps descriptors 0 to 4 (null, null, null, calls, results)
 PR_SET_PDEATHSIG = 1
 PR_SET_CHILD_SUBREAPER = 36
 
@@ -138,10 +139,10 @@ class Worker:
             uid=self.uid,
         )
         with suppress(OSError):  # else each child makes its own
-            if (ruleset := isolation.landlock_ruleset(self.confinement)) is not None:
-                os.dup2(ruleset, RULESET_FD)
-                os.close(ruleset)
-                self.confinement = dataclasses.replace(self.confinement, ruleset=RULESET_FD)
+            if (made := isolation.landlock_ruleset(self.confinement)) is not None:
+                ruleset = fcntl.fcntl(made, fcntl.F_DUPFD, CHILD_FDS)  # above the child's own
+                os.close(made)
+                self.confinement = dataclasses.replace(self.confinement, ruleset=ruleset)
         self.protections: tuple[str, ...] = ()
         self.retired: list[Child] = []
         self.children: dict[int, Child] = {}
@@ -335,7 +336,9 @@ class Worker:
             null = os.open(os.devnull, os.O_RDWR)
             for target, fd in ((0, null), (1, null), (2, null), (3, calls_r), (4, results_w)):
                 os.dup2(fd, target)
-            os.closerange(RULESET_FD + 1, 1 << 16)  # confine() closes the ruleset
+            ruleset = self.confinement.ruleset  # kept for confine(), which closes it
+            os.closerange(CHILD_FDS, CHILD_FDS if ruleset is None else ruleset)
+            os.closerange(CHILD_FDS if ruleset is None else ruleset + 1, 1 << 16)
             os.chdir(self.workdir)
             # Nothing is writable, the working folder included: a function that could create
             # files could fill the disk at disk speed, file size limit or not.
