@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import argparse
 import gc
+import os
 import sys
 from pathlib import Path
+from typing import NoReturn
 
 
 def _assignment(path: str | None):  # noqa: ANN202 - lazy import keeps `grader check` fast
@@ -70,8 +72,6 @@ def _isolation(args: argparse.Namespace) -> int:
 
 
 def _check(args: argparse.Namespace) -> int:
-    import os
-
     from grader.check import (
         UNUSABLE,
         CheckError,
@@ -169,5 +169,17 @@ def main(argv: list[str] | None = None) -> int:
         return 130
 
 
+def run() -> NoReturn:
+    """The `grader` command: `main`, then an exit without tearing the interpreter down.
+
+    Every file is written and closed by then; freeing a batch's heap object by object would
+    only keep the caller waiting (a quarter of a second after grading 400 notebooks).
+    """
+    code = main()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    run()
