@@ -80,10 +80,8 @@ class SandboxUnavailable(RuntimeError):
 
 
 class _Worker:
-    def __init__(
-        self, setup: Setup, process: subprocess.Popen | None = None, core: int | None = None
-    ) -> None:
-        self.process, self.core = process or start_worker(), core
+    def __init__(self, setup: Setup, process: subprocess.Popen, core: int | None = None) -> None:
+        self.process, self.core = process, core
         self.to_worker = self.process.stdin.fileno()
         self.from_worker = protocol.FrameReader(self.process.stdout.fileno())
         message = {
