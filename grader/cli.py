@@ -176,8 +176,11 @@ def run() -> NoReturn:
     only keep the caller waiting (a quarter of a second after grading 400 notebooks).
     """
     code = main()
-    sys.stdout.flush()
-    sys.stderr.flush()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except OSError:  # e.g. piped into `head`, which has stopped reading
+            pass
     os._exit(code)
 
 
