@@ -242,3 +242,25 @@ def test_notebook_code_matches_reference(
         np.testing.assert_array_equal(shipped[name], grad)
     diff = namespace["gradient_check_n"](case.parameters, shipped, case.X, case.Y)
     assert diff == pytest.approx(GCN_SHIPPED, rel=1e-6)
+
+
+def test_provided_forward_propagation_n_is_the_notebooks_bit_for_bit(
+    ref: SimpleNamespace, notebook: nbformat.NotebookNode, capsys: pytest.CaptureFixture[str]
+) -> None:
+    namespace: dict[str, object] = {"__name__": "__main__"}
+    for src in _code_cells(notebook):
+        exec(compile(src, "assignment.ipynb", "exec"), namespace)
+    capsys.readouterr()
+    notebooks = namespace["forward_propagation_n"]
+    rng = np.random.default_rng(3)
+    with np.errstate(all="ignore"):
+        for m in [*range(1, 12)] * 60:  # from 8 examples on numpy sums pairwise
+            X = rng.standard_normal((4, m)) * rng.choice([0.1, 1.0, 100.0])  # 100: saturates
+            Y = rng.integers(0, 2, (1, m))
+            parameters = {name: rng.standard_normal(shape) for name, shape in SHAPES.items()}
+            expected, expected_cache = notebooks(X, Y, parameters)
+            cost, cache = ref.provided.forward_propagation_n(X, Y, parameters)
+            assert type(cost) is type(expected)
+            assert cost == expected or (math.isnan(cost) and math.isnan(expected)), m
+            for ours, theirs in zip(cache, expected_cache, strict=True):
+                np.testing.assert_array_equal(ours, theirs)

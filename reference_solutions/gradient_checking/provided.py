@@ -29,8 +29,19 @@ def forward_propagation_n(
     Z3 = np.dot(W3, A2) + b3
     A3 = sigmoid(Z3)
 
-    logprobs = np.multiply(-np.log(A3), Y) + np.multiply(-np.log(1 - A3), 1 - Y)
-    cost = 1.0 / m * logprobs.sum()  # np.sum without its Python wrapper: same value, faster
+    # The notebook's cost, 1/m * sum(-y log(a) - (1 - y) log(1 - a)), bit for bit. For fewer
+    # than 8 examples numpy sums one by one, so the same operations on Python floats give the
+    # same bits, a third faster than nine ufunc calls on arrays of three numbers: this runs 94
+    # times in each case of gradient_check_n. From 8 on, numpy sums pairwise.
+    if m < 8:
+        total = 0.0
+        columns = (np.log(A3).ravel().tolist(), np.log(1 - A3).ravel().tolist(), Y.ravel().tolist())
+        for log_a, log_not_a, y in zip(*columns, strict=True):
+            total += -log_a * y + -log_not_a * (1 - y)
+        cost = np.float64(1.0 / m * total)
+    else:
+        logprobs = np.multiply(-np.log(A3), Y) + np.multiply(-np.log(1 - A3), 1 - Y)
+        cost = 1.0 / m * logprobs.sum()
     cache = (Z1, A1, W1, b1, Z2, A2, W2, b2, Z3, A3, W3, b3)
     return cost, cache
 
