@@ -81,7 +81,10 @@ class SandboxUnavailable(RuntimeError):
 
 class _Worker:
     def __init__(self, setup: Setup, process: subprocess.Popen, core: int | None = None) -> None:
+        """Send the worker its setup; `wait_ready` then waits until it has taken it."""
         self.process, self.core = process, core
+        if core is not None:
+            pin(process, core)  # before the setup: the zygote it makes inherits the core
         self.to_worker = self.process.stdin.fileno()
         self.from_worker = protocol.FrameReader(self.process.stdout.fileno())
         message = {
@@ -91,11 +94,15 @@ class _Worker:
             "limits": setup.limits,
         }
         protocol.write_frame(self.to_worker, message)
+        self.host_protections: dict[str, str] = {}
+        self.scratch: str | None = None
+
+    def wait_ready(self) -> None:
         ready = self.from_worker.next()
         if not ready or ready.get("type") != "ready":
             raise SandboxUnavailable("the sandbox worker did not start")
-        self.host_protections: dict[str, str] = ready["protections"]
-        self.scratch: str | None = ready.get("scratch")
+        self.host_protections = ready["protections"]
+        self.scratch = ready.get("scratch")
 
     def run(
         self, jobs: list[FunctionJob], references: dict[str, Callable[..., Any]]
@@ -299,8 +306,13 @@ class WorkerPool:
         # service) leaves placement to the system, as others may run next to it.
         cores = cpu_set() if len(processes) >= len(cpu_set()) else []
         try:
-            for index, process in enumerate(processes):
-                self._start(process, cores[index % len(cores)] if cores else None)
+            workers = [
+                _Worker(setup, process, cores[index % len(cores)] if cores else None)
+                for index, process in enumerate(processes)
+            ]
+            for worker in workers:  # each set itself up while we sent the others theirs
+                worker.wait_ready()
+                self._add(worker)
         except BaseException:
             for process in processes:
                 discard(process)
@@ -312,11 +324,7 @@ class WorkerPool:
             reasons = "; ".join(f"{n}: {self.host_protections.get(n, 'unknown')}" for n in missing)
             raise SandboxUnavailable(f"required protections are off on this host ({reasons})")
 
-    def _start(self, process: subprocess.Popen | None = None, core: int | None = None) -> None:
-        process = process or start_worker()
-        if core is not None:
-            pin(process, core)
-        worker = _Worker(self.setup, process, core)
+    def _add(self, worker: _Worker) -> None:
         with self.lock:
             self.workers.append(worker)
         self.idle.put(worker)
@@ -342,7 +350,9 @@ class WorkerPool:
         with self.lock:
             self.workers.remove(worker)
         worker.kill()
-        self._start(core=worker.core)
+        replacement = _Worker(self.setup, start_worker(), worker.core)
+        replacement.wait_ready()
+        self._add(replacement)
 
     def close(self) -> None:
         with self.lock:
