@@ -276,6 +276,26 @@ def test_signals_only_to_self(tmp_path: Path, victim: subprocess.Popen) -> None:
     assert victim.poll() is None
 
 
+def layer_child(
+    step: Callable[[Confinement], object], confinement: Confinement, action: Callable[[], str]
+) -> tuple[int, int]:
+    """Fork a child that applies one layer alone, then writes what `action` returns on a pipe.
+
+    Returns the child's pid and the pipe's reading end.
+    """
+    read_fd, write_fd = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        try:
+            isolation._drop_privileges(confinement)  # PR_SET_NO_NEW_PRIVS only: uid=None
+            step(confinement)
+            os.write(write_fd, action().encode())
+        finally:
+            os._exit(0)
+    os.close(write_fd)
+    return pid, read_fd
+
+
 @pytest.mark.parametrize("layer", ["landlock-scope", "seccomp"])
 def test_each_layer_alone_stops_signals(
     tmp_path: Path, victim: subprocess.Popen, layer: str
@@ -284,35 +304,13 @@ def test_each_layer_alone_stops_signals(
         pytest.skip(f"{layer} off on this host: {host()[layer]}")
     step = isolation._apply_seccomp if layer == "seccomp" else isolation._apply_landlock
     confinement = Confinement(READ_PATHS, (), uid=None)
-    read_fd, write_fd = os.pipe()
-    pid = os.fork()
-    if pid == 0:
-        try:
-            isolation._drop_privileges(confinement)  # PR_SET_NO_NEW_PRIVS only: uid=None
-            step(confinement)
-            os.write(write_fd, errno_of(lambda: os.kill(victim.pid, signal.SIGTERM)).encode())
-        finally:
-            os._exit(0)
-    os.close(write_fd)
-    with os.fdopen(read_fd, "rb") as pipe:
+    pid, report = layer_child(
+        step, confinement, lambda: errno_of(lambda: os.kill(victim.pid, signal.SIGTERM))
+    )
+    with os.fdopen(report, "rb") as pipe:
         assert pipe.read() == b"EPERM"
     os.waitpid(pid, 0)
     assert victim.poll() is None
-
-
-def landlocked_child(confinement: Confinement, action: Callable[[], str]) -> tuple[int, int]:
-    """Fork a child that applies Landlock alone, then writes what `action` returns on a pipe."""
-    read_fd, write_fd = os.pipe()
-    pid = os.fork()
-    if pid == 0:
-        try:
-            isolation._drop_privileges(confinement)  # PR_SET_NO_NEW_PRIVS only: uid=None
-            isolation._apply_landlock(confinement)
-            os.write(write_fd, action().encode())
-        finally:
-            os._exit(0)
-    os.close(write_fd)
-    return pid, read_fd
 
 
 def test_a_ruleset_made_once_still_gives_each_child_its_own_domain() -> None:
@@ -321,9 +319,15 @@ def test_a_ruleset_made_once_still_gives_each_child_its_own_domain() -> None:
     ruleset = isolation.landlock_ruleset(Confinement(READ_PATHS, (), uid=None))
     confinement = Confinement(READ_PATHS, (), uid=None, ruleset=ruleset)
     hold_r, hold_w = os.pipe()
-    sibling, _ = landlocked_child(confinement, lambda: os.read(hold_r, 1).decode())
+    landlock = isolation._apply_landlock
+
+    def wait() -> str:  # confined, until the test ends
+        return os.read(hold_r, 1).decode()
+
+    sibling, sibling_report = layer_child(landlock, confinement, wait)
     try:
-        attacker, report = landlocked_child(
+        attacker, report = layer_child(
+            landlock,
             confinement,
             lambda: f"{errno_of(lambda: os.kill(sibling, 0))} "
             f"{errno_of(Path('/etc/hostname').read_text)}",
@@ -335,6 +339,7 @@ def test_a_ruleset_made_once_still_gives_each_child_its_own_domain() -> None:
         os.close(ruleset)
         os.write(hold_w, b"x")
         os.waitpid(sibling, 0)
+        os.close(sibling_report)
 
 
 # --- file system ------------------------------------------------------------------------------
