@@ -9,6 +9,8 @@ import sys
 from pathlib import Path
 from typing import NoReturn
 
+from grader.sandbox.launch import THREAD_VARIABLES
+
 
 def _assignment(path: str | None):  # noqa: ANN202 - lazy import keeps `grader check` fast
     from grader.spec import default_assignment_dir, load_assignment
@@ -162,6 +164,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    # This process's numpy works on a few numbers at a time: BLAS threads would only spin,
+    # on cores the sandbox needs. Set before numpy loads; the workers get their own.
+    for name in THREAD_VARIABLES:
+        os.environ.setdefault(name, "1")
     try:
         return args.handler(args)
     except KeyboardInterrupt:

@@ -18,6 +18,7 @@ _MARKER = re.compile(r"^\s*#\s*graded\s*function\b[\s:]*([A-Za-z_]\w*)?", re.I |
 _MAGIC = re.compile(r"^([ \t]*)(?:[%!]|\w+\s*=\s*[%!]|[\w.]+\?\??[ \t]*$).*$", re.M)
 _BUILTINS = frozenset(dir(builtins))
 _IDENTIFIER = re.compile(r"[^\W\d]\w*")
+_DEF = re.compile(r"^(?:async[ \t]+)?def[ \t]+([^\W\d]\w*)[ \t]*\(", re.M)
 _HEAD = re.compile(
     r"^(?:(?:async[ \t]+)?def|class)[ \t]+([^\W\d]\w*)"
     r"|^([^\W\d]\w*)[ \t]*(?::[^\n=]*)?=(?!=)"
@@ -52,9 +53,8 @@ class _ParsedCell:
     def __init__(self, cell: Cell) -> None:
         self.cell = cell
         small = len(cell.source) <= _CACHED_CELL_CHARS
-        self.source, markers, self.heads = (_read_cell if small else _read_cell.__wrapped__)(
-            cell.source
-        )
+        read = _read_cell if small else _read_cell.__wrapped__
+        self.source, markers, self.heads, self.functions = read(cell.source)
         self.marker_names = list(markers)
 
     @functools.cached_property
@@ -67,8 +67,7 @@ class _ParsedCell:
         return self.parsed.tree
 
     def defines(self, name: str) -> bool:
-        pattern = rf"^(?:async[ \t]+)?def[ \t]+{re.escape(name)}[ \t]*\("
-        return name in self.heads and re.search(pattern, self.source, re.M) is not None
+        return name in self.functions
 
 
 # Cells repeat across a class (the template's own cells, test calls): each text is read once.
@@ -76,15 +75,18 @@ _CACHED_CELL_CHARS = 20_000
 
 
 @functools.lru_cache(maxsize=1024)
-def _read_cell(text: str) -> tuple[str, tuple[str | None, ...], frozenset[str]]:
-    """The cell without magics, its marker names, and the names its top level may bind."""
+def _read_cell(
+    text: str,
+) -> tuple[str, tuple[str | None, ...], frozenset[str], frozenset[str]]:
+    """The cell without magics, its marker names, the names its top level may bind, and the
+    functions it defines at top level."""
     source = strip_magics(text)
     markers = tuple(m.group(1) for m in _MARKER.finditer(source))
     heads = set()
     for match in _HEAD.finditer(source):
         defined, assigned, imported = match.groups()
         heads.update(_IDENTIFIER.findall(imported) if imported else [defined or assigned])
-    return source, markers, frozenset(heads)
+    return source, markers, frozenset(heads), frozenset(_DEF.findall(source))
 
 
 @dataclass(frozen=True)

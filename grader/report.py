@@ -13,7 +13,6 @@ import re
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from functools import cache
 from pathlib import Path, PurePath
 from typing import Any
 
@@ -84,7 +83,6 @@ def readable_json(document: dict[str, Any]) -> str:
     return "{\n" + ",\n".join(fields) + "\n}\n"
 
 
-@cache
 def _environment() -> jinja2.Environment:
     environment = jinja2.Environment(
         loader=jinja2.PackageLoader("grader", "templates"),
@@ -114,6 +112,10 @@ def _percent(part: float, whole: float) -> str:
 def _breakable(name: str) -> Markup:
     """An identifier that may wrap after its underscores in narrow table headers."""
     return escape(name).replace("_", Markup("_<wbr>"))
+
+
+# Compiled here, once: the batch's threads would otherwise each compile them on first use.
+_REPORT, _SUMMARY = map(_environment().get_template, ("report.html.j2", "summary.html.j2"))
 
 
 @dataclass(frozen=True)
@@ -162,8 +164,7 @@ def student_report(result: SubmissionResult, assignment: Assignment) -> str:
     for test in result.tests:
         tests.setdefault(test.function, []).append(test)
     functions = [_function(f, tests[name]) for name, f in result.functions.items()]
-    template = _environment().get_template("report.html.j2")
-    return template.render(result=result, functions=functions, title=assignment.title)
+    return _REPORT.render(result=result, functions=functions, title=assignment.title)
 
 
 def write_submission(
@@ -345,11 +346,10 @@ def write_summary(
     out: Path, submissions: list[str], assignment: Assignment, stats: ClassStatistics
 ) -> None:
     """index.html: distribution, pass rates per function and case, a link to every report."""
-    template = _environment().get_template("summary.html.j2")
     rows = _summary_rows(out, submissions)
     temporary = out / ".index.html.tmp"
     with temporary.open("w", encoding="utf-8") as handle:
-        for piece in template.generate(stats=stats, rows=rows, title=assignment.title):
+        for piece in _SUMMARY.generate(stats=stats, rows=rows, title=assignment.title):
             handle.write(piece)
     os.replace(temporary, out / "index.html")
 

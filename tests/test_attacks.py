@@ -226,9 +226,15 @@ ATTACKS: dict[str, Attack] = {
         ''',
         "error",
     ),
+    # A child defines a function once, for its public calls. This one leaves the child unclean
+    # (a shared module changed), so its hidden calls go to a new child that must define it anew,
+    # with the hidden calls at hand.
     "leak_hidden_at_definition": attack(
         "forward_propagation",
-        FORWARD_OK,
+        r'''
+        json.__dict__["dirty"] = True
+        return theta * x
+        ''',
         "error",
         decorator="@hidden_calls_at_definition",
     ),

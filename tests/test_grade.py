@@ -147,6 +147,19 @@ def test_a_case_that_never_returns_keeps_the_points_already_earned(tmp_path, ass
     }
 
 
+def test_a_function_is_defined_once_for_its_public_and_hidden_calls(tmp_path, assignment):
+    # As in a notebook: one definition serves every call, so what it keeps carries over.
+    counting = FORWARD.replace(
+        "def forward_propagation(x, theta):\n",
+        "CALLS = []\ndef forward_propagation(x, theta):\n    CALLS.append(x)\n",
+    ).replace("return J", "return J if len(CALLS) == 1 else 0.0")
+    files = {"once.ipynb": notebook(IMPORTS, counting, BACKWARD, CHECK, CHECK_N)}
+    result = grade(tmp_path, assignment, files)["once"]
+    tests = [t for t in result["tests"] if t["name"].startswith("forward_propagation")]
+    assert [t["status"] for t in tests] == ["passed", "failed", "failed"]
+    assert scores(result)["gradient_check"] == 40.0
+
+
 def test_runtime_errors_name_the_cell_and_line(tmp_path, assignment):
     failing = FORWARD.replace("J = theta * x", "J = theta * undefined_name")
     result = grade(tmp_path, assignment, {"e.ipynb": notebook(IMPORTS, failing)})["e"]

@@ -105,20 +105,13 @@ def _stub(name: str, calls_in: int, outbox: Outbox) -> Any:
     return call_reference
 
 
-_COMPILED: dict[tuple[str, str], types.CodeType] = {}  # a function runs twice: public, hidden
-
-
 def define(namespace: dict, chunks: list[dict], function: str) -> Any:
     """Execute the extracted chunks and return the graded function object."""
     for chunk in chunks:
         filename = f"cell {chunk['cell']}"
         source = "\n" * (chunk["first_line"] - 1) + chunk["code"]
         linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
-        code = _COMPILED.get((filename, source))
-        if code is None:
-            code = _COMPILED[filename, source] = compile(
-                source, filename, "exec", dont_inherit=True
-            )
+        code = compile(source, filename, "exec", dont_inherit=True)
         try:
             exec(code, namespace)
         except ImportError:
@@ -146,6 +139,7 @@ def serve(
     """
     outbox = Outbox(results_out)
     baseline = _shared_state(watch)
+    defined: dict[str, Any] = {}  # a function defined for its public calls serves its hidden
     while (message := protocol.read_frame(calls_in)) is not None:
         if "type" not in message:
             continue  # the answer to a call the last function forged and never read
@@ -154,7 +148,7 @@ def serve(
         for function in message["functions"]:
             outbox.flush()
             outbox.replies = 0
-            _serve_function(dict(base), function, calls_in, outbox)
+            _serve_function(base, defined, function, calls_in, outbox)
             clean = len(sys._current_frames()) == 1 and _shared_state(watch) == baseline
             ended = {"type": "ended", "clean": clean, "replies": outbox.replies}
             outbox.put({**ended, "protections": list(protections)})
@@ -224,15 +218,24 @@ def _shared_state(watch: ModuleWatch) -> tuple:
     )
 
 
-def _serve_function(namespace: dict, message: dict, calls_in: int, outbox: Outbox) -> None:
-    for name in message["rpc"]:
-        namespace[name] = _stub(name, calls_in, outbox)
+def _serve_function(
+    base: dict, defined: dict[str, Any], message: dict, calls_in: int, outbox: Outbox
+) -> None:
+    """Define the function in a namespace of its own, unless this child already has, and run
+    its calls."""
     real_stdout = sys.stdout
-    try:
-        target = define(namespace, message["chunks"], message["name"])
-    except BaseException as error:  # noqa: BLE001 - any failure to define is reported
-        outbox.put({"type": "defined", "error": describe_error(error)})
-        return
+    target = defined.get(message["name"])
+    if target is None:
+        namespace = dict(base)
+        for name in message["rpc"]:
+            namespace[name] = _stub(name, calls_in, outbox)
+        try:
+            target = defined[message["name"]] = define(
+                namespace, message["chunks"], message["name"]
+            )
+        except BaseException as error:  # noqa: BLE001 - any failure to define is reported
+            outbox.put({"type": "defined", "error": describe_error(error)})
+            return
     for args in message["calls"]:
         outbox.flush()
         reply = _run_one(target, args, real_stdout)

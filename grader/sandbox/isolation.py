@@ -33,6 +33,7 @@ import errno
 import json
 import os
 import resource
+import signal
 import stat
 import struct
 import sys
@@ -79,9 +80,23 @@ if _LINUX:
     _prctl = _libc.prctl
     _prctl.argtypes = (ctypes.c_int,) + (ctypes.c_ulong,) * 4
 
+_PR_SET_PDEATHSIG = 1
 _PR_SET_SECCOMP = 22
+_PR_SET_CHILD_SUBREAPER = 36
 _PR_SET_NO_NEW_PRIVS = 38
 _SECCOMP_MODE_FILTER = 2
+
+
+def end_with_parent() -> None:
+    """Have the kernel kill the calling process when the thread that forked it ends."""
+    if _LINUX:
+        _prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+
+
+def adopt_orphans() -> None:
+    """Become the reaper of descendants whose parent ends, so that none escapes a kill."""
+    if _LINUX:
+        _prctl(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
 
 
 def _check(result: int, what: str, path: str | None = None) -> int:

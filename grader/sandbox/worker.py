@@ -9,7 +9,6 @@ every hidden input), a few frames up its own stack.
 
 from __future__ import annotations
 
-import ctypes
 import dataclasses
 import fcntl
 import gc
@@ -83,8 +82,6 @@ RESULT_PREFIX = b'{"type":"result",'
 MAX_CHILD_BYTES = 32 * 1024 * 1024
 SANDBOX_UID = 65534
 CHILD_FDS = 5  # a child keeps descriptors 0 to 4 (null, null, null, calls, results)
-PR_SET_PDEATHSIG = 1
-PR_SET_CHILD_SUBREAPER = 36
 
 
 class Deadline(Exception):
@@ -343,7 +340,7 @@ class Worker:
             # Nothing is writable, the working folder included: a function that could create
             # files could fill the disk at disk speed, file size limit or not.
             protections = isolation.confine(self.confinement)
-            ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+            isolation.end_with_parent()
             harness.serve(self.namespace, 3, 4, protections, self.watch)
         except BaseException:  # noqa: BLE001 - the child must never return into the worker loop
             os._exit(70)
@@ -418,7 +415,7 @@ class Zygote:
 def _serve_spawns(requests: socket.socket, make_child: Callable[[int, int], None]) -> None:
     """The zygote's loop, until the worker closes its end (or dies: then so do we)."""
     try:
-        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        isolation.end_with_parent()
         while True:
             data, fds, _, _ = socket.recv_fds(requests, 4096, 2)
             if not data:
@@ -496,8 +493,7 @@ def _python_paths() -> tuple[str, ...]:
 
 
 def main() -> None:
-    with suppress(Exception):
-        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+    isolation.adopt_orphans()
     sys.stdout = sys.stderr
     for name in PRELOADED:  # while the grader is still loading the assignment
         importlib.import_module(name)
