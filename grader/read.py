@@ -183,8 +183,11 @@ def _list(value: object) -> list:
 
 
 def _text(source: object) -> str:
-    if isinstance(source, list) and all(isinstance(line, str) for line in source):
-        source = "".join(source)
+    if isinstance(source, list):
+        try:
+            source = "".join(source)
+        except TypeError:  # an item that is not a string
+            source = None
     if isinstance(source, str):
         return _LONE_SURROGATE.sub("\ufffd", source)
     raise Unreadable("The notebook's structure is damaged: a cell's source is not text.")

@@ -54,6 +54,7 @@ def test_script_cells_split_on_markers():
         (b"[" * 100_000 + b"]" * 100_000, "nested too deeply"),
         (b'{"nbformat": 4, "cells": "oops"}', "damaged"),
         (b'{"nbformat": 4, "cells": [{"cell_type": "code", "source": 7}]}', "damaged"),
+        (b'{"nbformat": 4, "cells": [{"cell_type": "code", "source": ["x\\n", 2]}]}', "damaged"),
         (b'{"nbformat": 9, "cells": []}', "version 9"),
     ],
 )

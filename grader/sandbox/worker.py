@@ -231,7 +231,12 @@ class Worker:
             function, _, report = batch[0]
             deadline = time.monotonic() + function["time_limit"] - report["seconds"]
             specs = [
-                {"name": f["name"], "chunks": f["chunks"], "rpc": f["rpc"], "calls": calls}
+                {
+                    "name": f["name"],
+                    "chunks": [] if f["name"] in child.defined else f["chunks"],
+                    "rpc": f["rpc"],
+                    "calls": calls,
+                }
                 for f, calls, _ in batch
             ]
             try:
@@ -245,6 +250,8 @@ class Worker:
                         report["detail"] = ended
                     child, batch = None, batch[done:]
                     break
+                if report["status"] == "ok":
+                    child.defined.add(function["name"])  # it keeps the definition
             else:
                 batch = []
         return child
@@ -357,6 +364,7 @@ class Child:
     calls_w: int
     results_r: int
     channel: ChildChannel
+    defined: set[str] = dataclasses.field(default_factory=set)  # need no code sent again
 
 
 def _write_child(fd: int, message: dict | bytes, deadline: float) -> None:
