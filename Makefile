@@ -14,7 +14,7 @@ demo: $(BIN)/grader
 	$(BIN)/grader grade submissions/ --out reports/
 
 test: $(BIN)/grader
-	$(BIN)/ruff check grader tests benchmarks
+	$(BIN)/ruff check grader tests benchmarks reference_solutions
 	$(BIN)/python -m pytest -q
 
 bench: $(BIN)/grader

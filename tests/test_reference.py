@@ -264,3 +264,13 @@ def test_provided_forward_propagation_n_is_the_notebooks_bit_for_bit(
             assert cost == expected or (math.isnan(cost) and math.isnan(expected)), m
             for ours, theirs in zip(cache, expected_cache, strict=True):
                 np.testing.assert_array_equal(ours, theirs)
+
+
+def test_activations_are_the_notebooks_formulas_bit_for_bit(ref: SimpleNamespace) -> None:
+    rng = np.random.default_rng(5)
+    edges = np.array([0.0, -0.0, np.inf, -np.inf, np.nan, 745.0, -745.0, 1e-300, -1e-300])
+    with np.errstate(all="ignore"):
+        for scale in (1e-3, 1.0, 30.0, 1e3):
+            x = np.concatenate([rng.standard_normal(200) * scale, edges]).reshape(-1, 1)
+            assert ref.gc_utils.relu(x).tobytes() == np.maximum(0, x).tobytes()
+            assert ref.gc_utils.sigmoid(x).tobytes() == (1 / (1 + np.exp(-x))).tobytes()

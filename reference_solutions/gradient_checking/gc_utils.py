@@ -15,12 +15,12 @@ _LAYOUT: tuple[tuple[str, tuple[int, int]], ...] = (
 
 def sigmoid(x: np.ndarray) -> np.ndarray:
     """Return the logistic sigmoid of x, elementwise."""
-    return 1 / (1 + np.exp(-x))
+    return 1.0 / (1.0 + np.exp(-x))  # float constants: the same values, found faster
 
 
 def relu(x: np.ndarray) -> np.ndarray:
     """Return max(0, x), elementwise."""
-    return np.maximum(0, x)
+    return np.maximum(0.0, x)
 
 
 def dictionary_to_vector(parameters: dict[str, np.ndarray]) -> tuple[np.ndarray, list[str]]:

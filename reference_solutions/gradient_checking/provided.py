@@ -35,8 +35,8 @@ def forward_propagation_n(
     # times in each case of gradient_check_n. From 8 on, numpy sums pairwise.
     if m < 8:
         total = 0.0
-        columns = (np.log(A3).ravel().tolist(), np.log(1 - A3).ravel().tolist(), Y.ravel().tolist())
-        for log_a, log_not_a, y in zip(*columns, strict=True):
+        logs, logs_not = np.log(A3).ravel().tolist(), np.log(1.0 - A3).ravel().tolist()
+        for log_a, log_not_a, y in zip(logs, logs_not, Y.ravel().tolist(), strict=True):
             total += -log_a * y + -log_not_a * (1 - y)
         cost = np.float64(1.0 / m * total)
     else:
