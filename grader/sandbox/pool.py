@@ -63,6 +63,9 @@ class FunctionJob:
     public: int
     rpc: tuple[str, ...]
     time_limit: float
+    # Per call: the reference's answers to the calls it makes itself on that case (see
+    # grader.run.reference_answers); the child answers those without a round trip.
+    answers: tuple[dict[str, Any], ...] = ()
 
 
 @dataclass
@@ -115,6 +118,7 @@ class _Worker:
                 "calls": [_encoded_call(args)[0] for args in j.calls],
                 "public": j.public,
                 "time_limit": j.time_limit,
+                "answers": list(j.answers) or [{}] * len(j.calls),
             }
             for j in jobs
         ]

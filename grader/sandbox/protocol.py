@@ -128,6 +128,11 @@ def _decode_array(body: Any, budget: list[int]) -> np.ndarray:
     return np.frombuffer(raw, dtype=dt).reshape(shape).copy()
 
 
+def call_key(name: str, args: Any, kwargs: Any) -> str:
+    """A call to a reference function, as a key: its name and its encoded arguments."""
+    return json.dumps([name, args, kwargs], separators=(",", ":"), allow_nan=False)
+
+
 def dumps(message: dict) -> bytes:
     """One frame: header and compact JSON."""
     body = json.dumps(message, separators=(",", ":"), allow_nan=False).encode()

@@ -199,12 +199,13 @@ class Worker:
         for hidden in (False, True):
             batch = []
             for function, report in zip(functions, reports, strict=True):
-                public = function["public"]
-                calls = function["calls"][public:] if hidden else function["calls"][:public]
+                phase = slice(function["public"], None) if hidden else slice(function["public"])
+                calls = function["calls"][phase]
+                answers = {k: v for known in function["answers"][phase] for k, v in known.items()}
                 if not hidden or (calls and report["status"] == "ok"):
-                    batch.append((function, calls, report))
+                    batch.append((function, calls, answers, report))
             child = self.run_batch(child, batch)
-            for _, _, report in batch:
+            for *_, report in batch:
                 if hidden and report["status"] == "define_error":
                     # Defined for its public calls, it failed once the hidden ones were at hand:
                     # its error could spell them out. It is reported as a crash, without it.
@@ -220,7 +221,9 @@ class Worker:
             self.retire(child)
         return self.spawn()
 
-    def run_batch(self, child: Child | None, batch: list[tuple[dict, list, dict]]) -> Child | None:
+    def run_batch(
+        self, child: Child | None, batch: list[tuple[dict, list, dict, dict]]
+    ) -> Child | None:
         """Send functions and their calls to a child in one message; replace it if it fails.
 
         Each function's time limit covers all its calls, public and hidden together, and starts
@@ -228,7 +231,7 @@ class Worker:
         """
         while batch:
             child = child or self.spawn()
-            function, _, report = batch[0]
+            function, *_, report = batch[0]
             deadline = time.monotonic() + function["time_limit"] - report["seconds"]
             specs = [
                 {
@@ -236,14 +239,15 @@ class Worker:
                     "chunks": [] if f["name"] in child.defined else f["chunks"],
                     "rpc": f["rpc"],
                     "calls": calls,
+                    "answers": answers,
                 }
-                for f, calls, _ in batch
+                for f, calls, answers, _ in batch
             ]
             try:
                 _write_child(child.calls_w, {"type": "functions", "functions": specs}, deadline)
             except (Deadline, protocol.ProtocolError):
                 pass  # the first function's reading of its results says what happened
-            for done, (function, calls, report) in enumerate(batch, 1):
+            for done, (function, calls, _, report) in enumerate(batch, 1):
                 if not self.run_function(child, function, len(calls), report):
                     ended = self.retire(child, wait=True)
                     if report["status"] == "crashed" and ended:
