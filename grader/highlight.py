@@ -2,12 +2,15 @@
 
 A single regular expression over Python's lexical classes; every character is escaped. Each
 source line becomes its own element, so the stylesheet numbers lines and a line named in an
-error message can be marked. Colours live in the report's stylesheet (classes `t-*`).
+error message can be marked. Colours live in the report's stylesheet (classes `t-*`). Lines are
+highlighted one at a time, knowing only whether a triple-quoted string is open, and remembered:
+a class's notebooks share most of their lines.
 """
 
 from __future__ import annotations
 
 import builtins
+import functools
 import html
 import keyword
 import re
@@ -26,6 +29,7 @@ _TOKENS = re.compile(
     r"|(?P<n>\d[\d_]*(?:\.\d*)?(?:[eE][+-]?\d+)?j?|\.\d+(?:[eE][+-]?\d+)?)"
 )
 _NEWLINES = re.compile(r"\r\n?")
+_OPENING = re.compile(r"[rRbBuUfF]{0,2}('''|\"\"\")")
 
 
 def highlight(code: str, marked: Collection[int] = ()) -> Markup:
@@ -33,9 +37,27 @@ def highlight(code: str, marked: Collection[int] = ()) -> Markup:
 
     Lines whose 1-based numbers are in `marked` become `<mark class="ln">`.
     """
-    code = _NEWLINES.sub("\n", code).rstrip()
-    pieces, position, defining = [], 0, False
-    for match in _TOKENS.finditer(code):
+    rows, open_quote = [], None
+    for number, line in enumerate(_NEWLINES.sub("\n", code).rstrip().split("\n"), 1):
+        text, open_quote = _line(line, open_quote)
+        tag = "mark" if number in marked else "span"
+        rows.append(f'<{tag} class="ln">{text}</{tag}>')
+    return Markup("\n".join(rows))
+
+
+@functools.lru_cache(maxsize=8192)
+def _line(line: str, open_quote: str | None) -> tuple[str, str | None]:
+    """One line as HTML, and the triple quote still open at its end, given the one at its start."""
+    pieces, position = [], 0
+    if open_quote:
+        end = line.find(open_quote)
+        if end < 0:
+            return f'<span class="t-s">{html.escape(line)}</span>', open_quote
+        position = end + 3
+        pieces.append(f'<span class="t-s">{html.escape(line[:position])}</span>')
+        open_quote = None
+    defining = False
+    for match in _TOKENS.finditer(line, position):
         kind, text = match.lastgroup, match.group()
         if kind == "w":
             if defining:
@@ -52,18 +74,13 @@ def highlight(code: str, marked: Collection[int] = ()) -> Markup:
             defining = text in ("def", "class")
         else:
             defining = False
+            if kind == "s" and (opening := _OPENING.match(text)):
+                quote = opening.group(1)
+                if len(text) < opening.end() + 3 or not text.endswith(quote):
+                    open_quote = quote
             text = html.escape(text)
-            if "\n" in text:
-                text = text.replace("\n", f'</span>\n<span class="t-{kind}">')
-        pieces.append(html.escape(code[position : match.start()]))
+        pieces.append(html.escape(line[position : match.start()]))
         pieces.append(f'<span class="t-{kind}">{text}</span>')
         position = match.end()
-    pieces.append(html.escape(code[position:]))
-    lines = "".join(pieces).split("\n")
-    tags = ("span", "mark")
-    return Markup(
-        "\n".join(
-            f'<{tags[n in marked]} class="ln">{line}</{tags[n in marked]}>'
-            for n, line in enumerate(lines, 1)
-        )
-    )
+    pieces.append(html.escape(line[position:]))
+    return "".join(pieces), open_quote

@@ -213,6 +213,18 @@ def test_highlight_escapes_every_character_and_keeps_lines():
     assert '<span class="t-d">f</span>' in rendered and '<span class="t-n">None</span>' in rendered
 
 
+def test_a_line_inside_a_triple_quoted_string_is_string_wherever_it_repeats():
+    # Lines are highlighted one at a time and remembered: the same text must still be shown as
+    # string inside a docstring and as code outside it.
+    code = 'def f():\n    """\n    return None\n    """\n    return None\n'
+    code += "x = r'''a\nb''' + 1\n"
+    lines = str(highlight(code)).split("\n")
+    assert lines[2] == '<span class="ln"><span class="t-s">    return None</span></span>'
+    assert '<span class="t-k">return</span> <span class="t-n">None</span>' in lines[4]
+    closed = '<span class="t-s">b&#x27;&#x27;&#x27;</span> + <span class="t-n">1</span>'
+    assert lines[6] == f'<span class="ln">{closed}</span>'
+
+
 def _document(score: float, statuses: tuple[str, ...], error: str | None = None) -> dict:
     return {
         "submission": "s", "source": "s.ipynb", "score": score, "max_score": 20.0,
