@@ -13,6 +13,7 @@ import dataclasses
 import fcntl
 import gc
 import importlib
+import math
 import os
 import select
 import shutil
@@ -97,6 +98,8 @@ class ChildChannel(protocol.FrameReader):
     def __init__(self, fd: int) -> None:
         super().__init__(fd)
         self.deadline, self.total = 0.0, 0
+        self.readable = select.poll()
+        self.readable.register(fd, select.POLLIN)
 
     def start(self, deadline: float) -> None:
         """Give the next function its deadline and a new byte budget."""
@@ -104,7 +107,7 @@ class ChildChannel(protocol.FrameReader):
 
     def read_chunk(self) -> bytes:
         remaining = self.deadline - time.monotonic()
-        if remaining <= 0 or not select.select([self.fd], [], [], remaining)[0]:
+        if remaining <= 0 or not self.readable.poll(math.ceil(remaining * 1000)):
             raise Deadline
         chunk = os.read(self.fd, protocol.READ_BYTES)
         self.total += len(chunk)
