@@ -13,32 +13,14 @@ import re
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from pathlib import Path, PurePath
+from pathlib import Path
 from typing import Any
 
-import jinja2
-from markupsafe import Markup, escape
-
 from grader.highlight import highlight
+from grader.pages import student_page, summary_page
 from grader.score import HIDDEN_HINT, FunctionResult, SubmissionResult, TestResult
 from grader.spec import Assignment
 
-STATUS_LABELS = {
-    "passed": "passed",
-    "failed": "wrong result",
-    "error": "error",
-    "timeout": "time limit",
-    "missing": "missing",
-    "syntax_error": "syntax error",
-}
-STATUS_SYMBOLS = {
-    "passed": "✓",
-    "failed": "✗",
-    "error": "!",
-    "timeout": "◷",
-    "missing": "–",
-    "syntax_error": "!",
-}
 _PLACE = re.compile(r"\bcell (\d+), line (\d+)")
 
 
@@ -83,43 +65,10 @@ def readable_json(document: dict[str, Any]) -> str:
     return "{\n" + ",\n".join(fields) + "\n}\n"
 
 
-def _environment() -> jinja2.Environment:
-    environment = jinja2.Environment(
-        loader=jinja2.PackageLoader("grader", "templates"),
-        autoescape=True,
-        trim_blocks=True,
-        lstrip_blocks=True,
-        auto_reload=False,
-    )
-    environment.globals["labels"] = STATUS_LABELS
-    environment.globals["symbols"] = STATUS_SYMBOLS
-    environment.filters["points"] = _points
-    environment.filters["percent"] = _percent
-    environment.filters["breakable"] = _breakable
-    environment.filters["filename"] = lambda path: PurePath(path).name or path
-    return environment
-
-
-def _points(value: float) -> str:
-    return f"{value:g}"
-
-
-def _percent(part: float, whole: float) -> str:
-    """`part` as a whole-number percentage of `whole`; 0 when there is no whole."""
-    return f"{100 * part / whole:.0f}" if whole else "0"
-
-
-def _breakable(name: str) -> Markup:
-    """An identifier that may wrap after its underscores in narrow table headers."""
-    return escape(name).replace("_", Markup("_<wbr>"))
-
-
-# Compiled here, once: the batch's threads would otherwise each compile them on first use.
-_REPORT, _SUMMARY = map(_environment().get_template, ("report.html.j2", "summary.html.j2"))
-
-
 @dataclass(frozen=True)
-class _Case:
+class DisplayedCase:
+    """A case as its report shows it."""
+
     test: TestResult
     label: str
     hidden: bool
@@ -127,23 +76,26 @@ class _Case:
 
 
 @dataclass(frozen=True)
-class _Function:
+class DisplayedFunction:
+    """A function as its report shows it: its cases, and its code as highlighted HTML."""
+
     result: FunctionResult
-    cases: list[_Case]
-    code: Markup
+    cases: list[DisplayedCase]
+    code: str
     marked: list[int]
 
 
-def _case(test: TestResult, message: str) -> _Case:
+def _case(test: TestResult, message: str) -> DisplayedCase:
     """A case's display: its label without the function's name, and what happened unless the
     function's message already says it (a case that never ran repeats that message)."""
     label = test.name.split(": ", 1)[-1]
     hidden = test.visibility != "visible"
     output = "" if test.output == message else test.output.replace(" " + HIDDEN_HINT, "")
-    return _Case(test, label.removeprefix("hidden case, ") if hidden else label, hidden, output)
+    shown = label.removeprefix("hidden case, ") if hidden else label
+    return DisplayedCase(test, shown, hidden, output)
 
 
-def _function(function: FunctionResult, tests: list[TestResult]) -> _Function:
+def _function(function: FunctionResult, tests: list[TestResult]) -> DisplayedFunction:
     """A function's cases and its code, with the lines its messages point at marked."""
     messages = [function.message, *(t.output for t in tests)]
     marked = sorted(
@@ -154,8 +106,8 @@ def _function(function: FunctionResult, tests: list[TestResult]) -> _Function:
             if int(cell) == function.cell
         }
     )
-    code = highlight(function.code, set(marked)) if function.code else Markup()
-    return _Function(function, [_case(t, function.message) for t in tests], code, marked)
+    code = highlight(function.code, set(marked)) if function.code else ""
+    return DisplayedFunction(function, [_case(t, function.message) for t in tests], code, marked)
 
 
 def student_report(result: SubmissionResult, assignment: Assignment) -> str:
@@ -164,7 +116,7 @@ def student_report(result: SubmissionResult, assignment: Assignment) -> str:
     for test in result.tests:
         tests.setdefault(test.function, []).append(test)
     functions = [_function(f, tests[name]) for name, f in result.functions.items()]
-    return _REPORT.render(result=result, functions=functions, title=assignment.title)
+    return student_page(result, functions, assignment.title)
 
 
 def write_submission(
@@ -349,7 +301,7 @@ def write_summary(
     rows = _summary_rows(out, submissions)
     temporary = out / ".index.html.tmp"
     with temporary.open("w", encoding="utf-8") as handle:
-        for piece in _SUMMARY.generate(stats=stats, rows=rows, title=assignment.title):
+        for piece in summary_page(stats, rows, assignment.title):
             handle.write(piece)
     os.replace(temporary, out / "index.html")
 

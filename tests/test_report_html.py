@@ -1,21 +1,20 @@
-"""HTML reports: what each reader sees, escaping of everything a student controls, speed."""
+"""HTML reports: what each reader sees, and escaping of everything a student controls."""
 
 from __future__ import annotations
 
 import html
 import json
 import re
-import time
 from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
 from conftest import BACKWARD, CHECK, CHECK_N, FORWARD, IMPORTS, notebook
-from markupsafe import escape
 
 from grader.grade import grade_batch
 from grader.highlight import highlight
-from grader.report import ClassStatistics, _environment, student_report
+from grader.pages import escape, summary_page
+from grader.report import ClassStatistics, student_report
 from grader.score import HIDDEN_HINT, FunctionResult, SubmissionResult
 from grader.score import TestResult as CaseResult
 
@@ -270,24 +269,10 @@ def test_summary_streams_rows_as_it_renders():
             pulled.append(document["submission"])
             yield document
 
-    pieces = (
-        _environment().get_template("summary.html.j2").generate(stats=stats, rows=rows(), title="T")
-    )
+    pieces = summary_page(stats, rows(), "T")
     page = ""
     while "s1/report.html" not in page:
         page += next(pieces)
     assert pulled == ["s0", "s1"]
     page += "".join(pieces)
     assert pulled == ["s0", "s1", "s2"] and "s2/report.html" in page
-
-
-def test_student_report_renders_in_about_a_millisecond():
-    result, assignment = _result(), _Assignment()
-    student_report(result, assignment)
-    best = float("inf")
-    for _ in range(5):
-        start = time.process_time()
-        for _ in range(50):
-            student_report(result, assignment)
-        best = min(best, (time.process_time() - start) / 50)
-    assert best < 0.002, f"{best * 1000:.2f} ms per report"

@@ -1,0 +1,353 @@
+"""The HTML pages: a student's report and the class summary, self-contained, written as text.
+
+Every value that is not our own markup goes through `escape`; the only markup that comes in
+from elsewhere is the highlighted code, escaped by `grader.highlight`. The stylesheet is
+`templates/base.css`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from pathlib import Path, PurePath
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
+
+if TYPE_CHECKING:
+    from grader.report import ClassStatistics, DisplayedFunction
+    from grader.score import SubmissionResult
+
+STATUS_LABELS = {
+    "passed": "passed",
+    "failed": "wrong result",
+    "error": "error",
+    "timeout": "time limit",
+    "missing": "missing",
+    "syntax_error": "syntax error",
+}
+STATUS_SYMBOLS = {
+    "passed": "✓",
+    "failed": "✗",
+    "error": "!",
+    "timeout": "◷",
+    "missing": "–",
+    "syntax_error": "!",
+}
+_CSS = (Path(__file__).parent / "templates" / "base.css").read_text(encoding="utf-8")
+_HEAD = (
+    '<meta charset="utf-8">\n'
+    '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
+    '<meta http-equiv="Content-Security-Policy" content="default-src \'none\'; '
+    "style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'\">\n"
+    '<meta name="referrer" content="no-referrer">\n'
+    '<meta name="color-scheme" content="light">\n'
+    f"<style>\n{_CSS}</style>\n"
+)
+_HIDDEN_TAG = '<span class="tag">hidden</span> '
+_ENTITIES = (("&", "&amp;"), ("<", "&lt;"), (">", "&gt;"), ('"', "&#34;"), ("'", "&#39;"))
+
+
+def escape(value: Any) -> str:
+    """Text as it must appear in HTML content or a quoted attribute."""
+    text = str(value)
+    for character, entity in _ENTITIES:
+        if character in text:
+            text = text.replace(character, entity)
+    return text
+
+
+def points(value: float) -> str:
+    return f"{value:g}"
+
+
+def percent(part: float, whole: float) -> str:
+    """`part` as a whole-number percentage of `whole`; 0 when there is no whole."""
+    return f"{100 * part / whole:.0f}" if whole else "0"
+
+
+def breakable(name: str) -> str:
+    """An identifier that may wrap after its underscores in narrow table headers."""
+    return escape(name).replace("_", "_<wbr>")
+
+
+def _status(status: str) -> str:
+    return (
+        f'<span class="status s-{escape(status)}"><span aria-hidden="true">'
+        f"{STATUS_SYMBOLS.get(status, '')}</span> {STATUS_LABELS.get(status, '')}</span>"
+    )
+
+
+def student_page(result: SubmissionResult, functions: list[DisplayedFunction], title: str) -> str:
+    """A student's report: total, a row per function, then each function's cases and code."""
+    passed = sum(item.result.status == "passed" for item in functions)
+    share = percent(result.score, result.max_score)
+    score, most = points(result.score), points(result.max_score)
+    name, out = escape(result.submission), []
+    out.append(
+        f'<!DOCTYPE html>\n<html lang="en">\n<head>\n{_HEAD}'
+        f"<title>{name}: {score} / {most} · {escape(title)}</title>\n</head>\n<body>\n"
+        '<div class="page">\n<header class="hero">\n  <div>\n'
+        f'    <p class="eyebrow">{escape(title)} · grading report</p>\n'
+        f'    <h1 id="student">{name}</h1>\n'
+        f'    <p class="meta">Submitted file: <code>{escape(_filename(result.source))}</code></p>\n'
+        '  </div>\n  <div class="scorecard">\n    <p class="label">Total score</p>\n'
+        f'    <p class="score" id="total"><strong>{score}</strong> / {most} points</p>\n'
+        '    <span class="track" aria-hidden="true">'
+        f'<span class="fill" style="width: {share}%"></span></span>\n'
+        f'    <p class="sub">{share} % · {passed} of {len(functions)} functions correct</p>\n'
+        "  </div>\n</header>\n\n<main>\n"
+    )
+    if result.error:
+        out.append(
+            '<section class="alert" id="error" aria-labelledby="error-title">\n'
+            '  <h2 id="error-title"><span aria-hidden="true">⚠ </span>'
+            "Your file could not be read</h2>\n"
+            f"  <p>{escape(result.error)}</p>\n"
+            "  <p>None of your functions could be graded, so each scores 0. "
+            "Fix the file and submit it again.</p>\n</section>\n"
+        )
+    out.append(
+        '\n<section class="overview" aria-labelledby="overview-title">\n'
+        '  <h2 id="overview-title">Functions</h2>\n  <table>\n'
+        '    <thead><tr><th scope="col">Function</th><th scope="col">Status</th>'
+        '<th scope="col" class="num">Points</th></tr></thead>\n    <tbody>\n'
+    )
+    for item in functions:
+        f = item.result
+        label = f"<code>{breakable(f.name)}</code>"
+        if not result.error:
+            label = f'<a href="#fn-{escape(f.name)}">{label}</a>'
+        out.append(
+            f'      <tr>\n        <th scope="row">{label}</th>\n'
+            f"        <td>{_status(f.status)}</td>\n"
+            f'        <td class="num">{points(f.score)} / {points(f.max_score)}</td>\n      </tr>\n'
+        )
+    out.append("    </tbody>\n  </table>\n</section>\n\n")
+    if not result.error:
+        out.extend(_function_section(item) for item in functions)
+    out.append(
+        "</main>\n\n<footer>\n"
+        "  <p>Status: ✓ passed · ✗ wrong result · ! error or syntax error · "
+        "◷ time limit ran out · – function missing.</p>\n"
+        "  <p>Hidden cases check your functions on inputs you have not seen: other values, "
+        "shapes, networks or epsilon.\n"
+        "    Only what kind of case they are is shown, never their inputs or expected values."
+        "</p>\n</footer>\n</div>\n</body>\n</html>\n"
+    )
+    return "".join(out)
+
+
+def _function_section(item: DisplayedFunction) -> str:
+    f = item.result
+    name = escape(f.name)
+    fix = "" if f.status == "passed" else "<strong>What to fix:</strong> "
+    out = [
+        f'<section class="fn" id="fn-{name}" aria-labelledby="title-{name}">\n'
+        f'  <header class="fn-head">\n    <h2 id="title-{name}"><code>{name}</code></h2>\n'
+        f"    {_status(f.status)}\n"
+        f'    <span class="pts num"><strong>{points(f.score)}</strong> / '
+        f"{points(f.max_score)} points</span>\n  </header>\n"
+        f'  <div class="fn-body">\n'
+        f'    <p class="fix s-{escape(f.status)}">{fix}{escape(f.message)}</p>\n'
+    ]
+    if item.cases:
+        out.append('    <h3 class="vh">Cases</h3>\n    <ol class="cases">\n')
+        for case in item.cases:
+            test, ok = case.test, case.test.status == "passed"
+            tag = _HIDDEN_TAG if case.hidden else ""
+            shown = escape(case.output) if case.output else "Not run: see what to fix above."
+            muted = "" if case.output else ' class="muted"'
+            out.append(
+                f'      <li class="case {"ok" if ok else "bad"}">\n'
+                f'        <span class="mark" aria-hidden="true">{"✓" if ok else "✗"}</span>\n'
+                f'        <p class="case-title"><span class="vh">{"Passed" if ok else "Failed"}: '
+                f"</span>{tag}{escape(case.label)}</p>\n"
+                f'        <span class="case-pts num">{points(test.score)} / '
+                f"{points(test.max_score)}</span>\n"
+                f'        <div class="case-detail">\n'
+                f"          <p{muted}>{shown}</p>\n"
+            )
+            if test.stdout:
+                out.append(
+                    '          <div class="printed">\n'
+                    '            <p class="printed-label">Printed output</p>\n'
+                    f'            <pre tabindex="0">{escape(test.stdout)}</pre>\n'
+                    "          </div>\n"
+                )
+            out.append("        </div>\n      </li>\n")
+        out.append("    </ol>\n")
+    if item.code:
+        where = f"· cell {f.cell}" if f.cell else ""
+        if item.marked:
+            where += f" · ▶ marks line {', '.join(map(str, item.marked))}, named above"
+        out.append(
+            f'    <details class="code-box"{"" if f.status == "passed" else " open"}>\n'
+            f'      <summary>Your code <span class="muted">{where}</span></summary>\n'
+            f'      <pre class="code"><code>{item.code}</code></pre>\n    </details>\n'
+        )
+    out.append("  </div>\n</section>\n")
+    return "".join(out)
+
+
+def summary_page(stats: ClassStatistics, rows: Iterable[dict], title: str) -> Iterator[str]:
+    """The class summary, in pieces: overview, distribution, pass rates, then a row a student."""
+    count, most = stats.count, points(stats.max_score)
+    unread = stats.unreadable
+    flag = ' class="flag"' if unread else ""
+    warning = '<span aria-hidden="true">⚠ </span>' if unread else ""
+    yield (
+        f'<!DOCTYPE html>\n<html lang="en">\n<head>\n{_HEAD}'
+        f"<title>{escape(title)}: class summary</title>\n</head>\n<body>\n"
+        '<div class="page wide">\n<header>\n  <p class="eyebrow">Class summary</p>\n'
+        f"  <h1>{escape(title)}</h1>\n"
+        f'  <p class="meta">{count} submission{"" if count == 1 else "s"} · {most} points in all\n'
+        '    · <a href="gradebook.csv">gradebook.csv</a></p>\n</header>\n\n<main>\n'
+        '<section aria-labelledby="overview-title">\n'
+        '  <h2 id="overview-title" class="vh">Overview</h2>\n'
+        '  <dl class="tiles" id="overview">\n'
+        f'    <div><dt>Submissions</dt><dd id="count">{count}</dd></div>\n'
+        f'    <div><dt>Mean</dt><dd id="mean">{stats.mean:.1f} <small>/ {most}</small></dd></div>\n'
+        f'    <div><dt>Median</dt><dd id="median">{points(stats.median)} '
+        f"<small>/ {most}</small></dd></div>\n"
+        f"    <div><dt>Full marks</dt><dd>{stats.full_marks}</dd></div>\n"
+        f'    <div{flag}><dt>Unreadable</dt><dd id="unreadable">{warning}{unread}</dd></div>\n'
+        "  </dl>\n</section>\n\n"
+    )
+    yield _distribution(stats) + _function_rates(stats) + _case_rates(stats)
+    yield (
+        '<section class="panel" aria-labelledby="students-title">\n'
+        '  <h2 id="students-title">Students</h2>\n'
+        '  <p class="muted legend"><span>Sorted by submission.</span> <span>✓ passed</span> '
+        "<span>✗ wrong result</span>\n"
+        "    <span>! error or syntax error</span> <span>◷ time limit</span> "
+        "<span>– missing</span></p>\n"
+    )
+    if count:
+        columns = "".join(
+            f'      <th scope="col" class="num"><code>{breakable(name)}</code> '
+            f'<span class="of-max">/ {points(stats.function_max.get(name, 0))}</span></th>\n'
+            for name in stats.functions
+        )
+        yield (
+            '  <div class="scroll" role="region" aria-labelledby="students-title" tabindex="0">\n'
+            '  <table class="students" id="students">\n    <thead><tr>\n'
+            '      <th scope="col" aria-sort="ascending">Submission '
+            '<span aria-hidden="true">▲</span></th>\n'
+            f'      <th scope="col" class="num">Score <span class="of-max">/ {most}</span></th>\n'
+            f'{columns}      <th scope="col">Note</th>\n    </tr></thead>\n    <tbody>\n'
+        )
+        for row in rows:
+            yield _student_row(row, stats.functions)
+        yield "    </tbody>\n  </table>\n  </div>\n"
+    else:
+        yield "  <p>No graded submissions yet.</p>\n"
+    yield (
+        "</section>\n</main>\n\n<footer>\n"
+        "  <p>Each name opens that student's report. The reports and this page are "
+        "self-contained files: they load nothing from the network.</p>\n"
+        "</footer>\n</div>\n</body>\n</html>\n"
+    )
+
+
+def _distribution(stats: ClassStatistics) -> str:
+    bars = "".join(
+        f'    <li><span class="plot" style="--h: {bucket.height:.1f}%"><span class="col"></span>\n'
+        f'      <span class="count">{bucket.count}<span class="vh"> scored {bucket.label} %'
+        "</span></span></span>\n"
+        f'      <span class="band" aria-hidden="true">{bucket.label.split("–")[0]}</span></li>\n'
+        for bucket in stats.distribution
+    )
+    return (
+        '<div class="grid2">\n<section class="panel" aria-labelledby="distribution-title">\n'
+        '  <h2 id="distribution-title">Score distribution</h2>\n'
+        '  <p class="muted">Students per band of 10 % of the maximum score.</p>\n'
+        f'  <ol class="histogram" id="distribution">\n{bars}  </ol>\n'
+        '  <p class="axis" aria-hidden="true">score, % of maximum (the last band includes 100)'
+        "</p>\n</section>\n\n"
+    )
+
+
+def _rate(share: str, passed: int, seen: int) -> str:
+    return (
+        f'<td class="rate"><span class="line"><span class="pct">{share} %</span>'
+        f'<span class="track" aria-hidden="true"><span class="fill" style="width: {share}%">'
+        f'</span></span>\n          <span class="of">{passed} of {seen}</span></span></td>\n'
+    )
+
+
+def _function_rates(stats: ClassStatistics) -> str:
+    rows = []
+    for name in stats.functions:
+        passed = stats.function_passed[name]
+        statuses = " · ".join(f"{n} {STATUS_LABELS[s]}" for s, n in stats.statuses(name))
+        mean = stats.function_points[name] / stats.count if stats.count else 0
+        rows.append(
+            f'      <tr>\n        <th scope="row"><code>{escape(name)}</code>\n'
+            f'          <span class="breakdown">{statuses}</span></th>\n'
+            f"        {_rate(percent(passed, stats.count), passed, stats.count)}"
+            f'        <td class="num">{mean:.1f} <span class="muted">/ '
+            f"{points(stats.function_max.get(name, 0))}</span></td>\n      </tr>\n"
+        )
+    return (
+        '<section class="panel" aria-labelledby="functions-title">\n'
+        '  <h2 id="functions-title">Pass rate per function</h2>\n'
+        '  <p class="muted">Fully correct submissions, and the mean points scored.</p>\n'
+        '  <table class="rates" id="functions">\n'
+        '    <thead><tr><th scope="col">Function</th><th scope="col">Passed</th>'
+        '<th scope="col" class="num">Mean</th></tr></thead>\n'
+        f"    <tbody>\n{''.join(rows)}    </tbody>\n  </table>\n</section>\n</div>\n\n"
+    )
+
+
+def _case_rates(stats: ClassStatistics) -> str:
+    groups = []
+    for function, cases in stats.case_rates.items():
+        rows = "".join(
+            f'      <tr>\n        <th scope="row">{_HIDDEN_TAG if case.hidden else ""}'
+            f"{escape(case.label)}</th>\n"
+            f"        {_rate(percent(case.passed, case.seen), case.passed, case.seen)}"
+            "      </tr>\n"
+            for case in cases
+        )
+        groups.append(
+            '    <tbody>\n      <tr class="group"><th scope="colgroup" colspan="2">'
+            f"<code>{escape(function)}</code></th></tr>\n{rows}    </tbody>\n"
+        )
+    return (
+        '<section class="panel" aria-labelledby="cases-title">\n'
+        '  <h2 id="cases-title">Pass rate per case</h2>\n'
+        '  <p class="muted">Hidden cases use inputs students have not seen; a low rate there and '
+        "a high one on the public case often means hard-coded answers.</p>\n"
+        '  <table class="rates" id="cases">\n'
+        '    <thead><tr><th scope="col">Case</th><th scope="col">Passed</th></tr></thead>\n'
+        f"{''.join(groups)}  </table>\n</section>\n\n"
+    )
+
+
+def _student_row(row: dict, functions: tuple[str, ...]) -> str:
+    cells = []
+    for name in functions:
+        f = row["functions"][name]
+        status = f["status"]
+        label, symbol = STATUS_LABELS.get(status, ""), STATUS_SYMBOLS.get(status, "")
+        cells.append(
+            f'        <td class="num"><span class="cell s-{escape(status)}" title="{label}">'
+            f'{points(f["score"])}<span class="sym" aria-hidden="true">{symbol}'
+            f'</span><span class="vh"> {label}</span></span></td>\n'
+        )
+    error = row["error"]
+    note = f'<span class="tag bad">⚠ unreadable</span> {escape(error)}' if error else ""
+    submission = row["submission"]
+    unreadable = ' class="unreadable"' if error else ""
+    return (
+        f"      <tr{unreadable}>\n"
+        f'        <th scope="row"><a href="{escape(quote(submission, safe="/"))}/report.html">'
+        f"{escape(submission)}</a></th>\n"
+        f'        <td class="num total"><strong>{points(row["score"])}</strong>\n'
+        '          <span class="track" aria-hidden="true"><span class="fill" style="width: '
+        f'{percent(row["score"], row["max_score"])}%"></span></span></td>\n'
+        f'{"".join(cells)}        <td class="note">{note}</td>\n      </tr>\n'
+    )
+
+
+def _filename(path: str) -> str:
+    return PurePath(path).name or path
