@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import threading
 import types
 from collections.abc import Callable
 from typing import Any
@@ -51,6 +52,7 @@ def function_jobs(
 
 
 _ANSWERS: dict[int, tuple[Case, dict[str, Any]]] = {}
+_TRACING = threading.Lock()
 
 
 def reference_answers(assignment: Assignment, case: Case) -> dict[str, Any]:
@@ -62,12 +64,22 @@ def reference_answers(assignment: Assignment, case: Case) -> dict[str, Any]:
     """
     hit = _ANSWERS.get(id(case))
     if hit is None or hit[0] is not case:
-        hit = _ANSWERS[id(case)] = (case, _traced_answers(assignment, case))
+        with _TRACING:  # the batch's threads ask at once; each case is traced once
+            hit = _ANSWERS.get(id(case))
+            if hit is None or hit[0] is not case:
+                hit = _ANSWERS[id(case)] = (case, _traced_answers(assignment, case))
     return hit[1]
 
 
 def _traced_answers(assignment: Assignment, case: Case) -> dict[str, Any]:
-    others = [name for name in referenced(assignment) if name != case.function]
+    graded = getattr(assignment.solution, case.function)
+    # Only the calls the function makes itself are traced: none, unless it names another
+    # graded function (calls through a helper of the solution are left to round trips).
+    others = [
+        name
+        for name in referenced(assignment)
+        if name != case.function and name in graded.__code__.co_names
+    ]
     if not others:
         return {}
     answers: dict[str, Any] = {}
@@ -81,7 +93,6 @@ def _traced_answers(assignment: Assignment, case: Case) -> dict[str, Any]:
 
         return call
 
-    graded = getattr(assignment.solution, case.function)
     # A private copy of the function's globals: the solution module itself is left alone.
     names = {name: recording(name, getattr(assignment.solution, name)) for name in others}
     traced = types.FunctionType(
