@@ -63,6 +63,8 @@ class Close:
             number = _as_number(got)
             if number is None:
                 return Verdict(False, _not_a_number_message(got))
+            if expected.dtype.kind in "iuf":
+                return self._judge_number(number, float(expected))
             return self._judge_numbers(np.asarray(number), expected)
         if not isinstance(got, np.ndarray | list | int | float) or isinstance(got, bool):
             return Verdict(
@@ -75,6 +77,19 @@ class Close:
         if array.shape != expected.shape:
             return Verdict(False, f"Expected shape {expected.shape}, got shape {array.shape}.")
         return self._judge_numbers(array, expected)
+
+    def _judge_number(self, got: float, expected: float) -> Verdict:
+        """`_judge_numbers` for one real number: the same arithmetic and words, without arrays."""
+        if not math.isfinite(got):
+            return Verdict(False, f"Got {describe(got)}, which is not finite (nan or inf).")
+        if abs(got - expected) <= self.atol + self.rtol * abs(expected):
+            return Verdict(True, f"{describe(got)} matches the expected value.")
+        relative = abs(got - expected) / abs(expected) if expected else math.inf
+        return Verdict(
+            False,
+            f"Expected {expected!r}, got {got!r} "
+            f"(relative error {relative:.3g}, allowed {self.rtol:g}).",
+        )
 
     def _judge_numbers(self, got: np.ndarray, expected: np.ndarray) -> Verdict:
         if not np.all(np.isfinite(got)):

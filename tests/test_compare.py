@@ -52,3 +52,15 @@ def test_within_rejects_real_gradient_errors_with_a_reason():
         and "why it matters" in verdict.message
     )
     assert not Within(0.0, 2e-7).judge(-1.0).passed
+
+
+@pytest.mark.parametrize(
+    ("expected", "got"),
+    [(8.0, 8.0), (8.0, 8.000008), (8.0, 8.00001), (0.0, 1e-300), (-0.0, 0.0),
+     (2.9e-10, 2.9e-10 * 1.1), (1e308, float("inf")), (1.0, float("nan")), (3, 3),
+     (2.0, np.float64(2.0))],
+)  # fmt: skip
+def test_a_number_is_judged_as_a_zero_dimensional_array_would_be(expected, got):
+    close = Close(expected, rtol=1e-6)
+    as_arrays = close._judge_numbers(np.asarray(float(got)), np.asarray(expected))
+    assert close.judge(got) == as_arrays
