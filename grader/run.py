@@ -72,6 +72,8 @@ def reference_answers(assignment: Assignment, case: Case) -> dict[str, Any]:
 
 
 def _traced_answers(assignment: Assignment, case: Case) -> dict[str, Any]:
+    if assignment.solution is None:  # a released bundle: no reference to trace or call
+        return {}
     graded = getattr(assignment.solution, case.function)
     # Only the calls the function makes itself are traced: none, unless it names another
     # graded function (calls through a helper of the solution are left to round trips).
