@@ -7,6 +7,7 @@ hidden case or secret is ever in its memory. Reference functions run here, in th
 from __future__ import annotations
 
 import builtins
+import json
 import queue
 import shutil
 import subprocess
@@ -110,19 +111,8 @@ class _Worker:
     def run(
         self, jobs: list[FunctionJob], references: dict[str, Callable[..., Any]]
     ) -> tuple[list[FunctionRun], tuple[str, ...]]:
-        functions = [
-            {
-                "name": j.name,
-                "chunks": list(j.chunks),
-                "rpc": list(j.rpc),
-                "calls": [_encoded_call(args)[0] for args in j.calls],
-                "public": j.public,
-                "time_limit": j.time_limit,
-                "answers": list(j.answers) or [{}] * len(j.calls),
-            }
-            for j in jobs
-        ]
-        protocol.write_frame(self.to_worker, {"type": "job", "functions": functions})
+        functions = ",".join(_job_json(j) for j in jobs)
+        protocol.write_body(self.to_worker, f'{{"type":"job","functions":[{functions}]}}'.encode())
         runs: list[FunctionRun] = []
         budget = MAX_REFERENCE_CALLS
         largest = max((_encoded_call(args)[1] for j in jobs for args in j.calls), default=0)
@@ -173,6 +163,28 @@ class _Worker:
         self.process.stdout.close()
         if self.scratch:
             shutil.rmtree(self.scratch, ignore_errors=True)
+
+
+_JOBS: dict[tuple, tuple[FunctionJob, str]] = {}
+
+
+def _job_json(job: FunctionJob) -> str:
+    """A function's job message as JSON. All but its code is the same for every submission
+    (the same case objects): that part is encoded once."""
+    key = (job.name, job.rpc, job.public, job.time_limit, *map(id, job.calls + job.answers))
+    hit = _JOBS.get(key)
+    if hit is None:  # the job kept in the entry keeps its cases alive: their ids stay theirs
+        fixed = {
+            "name": job.name,
+            "rpc": list(job.rpc),
+            "calls": [_encoded_call(args)[0] for args in job.calls],
+            "public": job.public,
+            "time_limit": job.time_limit,
+            "answers": list(job.answers) or [{}] * len(job.calls),
+        }
+        hit = _JOBS[key] = (job, json.dumps(fixed, separators=(",", ":"), allow_nan=False))
+    chunks = json.dumps(list(job.chunks), separators=(",", ":"), allow_nan=False)
+    return f'{hit[1][:-1]},"chunks":{chunks}}}'
 
 
 _ENCODED: dict[int, tuple[Any, Any, int]] = {}

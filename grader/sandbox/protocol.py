@@ -135,7 +135,10 @@ def call_key(name: str, args: Any, kwargs: Any) -> str:
 
 def dumps(message: dict) -> bytes:
     """One frame: header and compact JSON."""
-    body = json.dumps(message, separators=(",", ":"), allow_nan=False).encode()
+    return _framed(json.dumps(message, separators=(",", ":"), allow_nan=False).encode())
+
+
+def _framed(body: bytes) -> bytes:
     if len(body) > MAX_FRAME_BYTES:
         raise Unencodable(f"the value is larger than {MAX_FRAME_BYTES // 2**20} MiB")
     return HEADER.pack(len(body)) + body
@@ -152,7 +155,7 @@ def write_frames(fd: int, frames: list[bytes]) -> None:
 
 def write_body(fd: int, body: bytes) -> None:
     """Write an already encoded frame body (e.g. relayed unparsed), with its header."""
-    _write_all(fd, HEADER.pack(len(body)) + body)
+    _write_all(fd, _framed(body))
 
 
 def _write_all(fd: int, frame: bytes) -> None:
