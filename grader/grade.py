@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import subprocess
+import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
@@ -19,12 +20,13 @@ import grader
 from grader.extract import extract
 from grader.read import Submission, find_files, read_submission, unique_ids
 from grader.report import (
+    ClassStatistics,
     read_results,
-    results_json,
+    readable_json,
+    results_document,
     write_atomic,
-    write_gradebook,
+    write_class_files,
     write_submission,
-    write_summary,
 )
 from grader.run import referenced, run_functions, sandbox_setup
 from grader.sandbox.launch import default_size
@@ -97,6 +99,12 @@ def grade_batch(
     jobs = jobs or default_size()
     assignment_print = assignment.fingerprint
     graded = skipped = 0
+    stats = ClassStatistics(assignment.functions, assignment.max_score)
+    counting = threading.Lock()
+
+    def count(document: dict) -> None:
+        with counting:
+            stats.add(document)
 
     def work(submission_id: str, source: str, path: Path) -> bool:
         submission = read_submission(submission_id, source, path)
@@ -104,15 +112,18 @@ def grade_batch(
         if not force:
             previous = read_results(out, submission_id)
             if previous and previous.get("fingerprint") == stamp:
+                count(previous)
                 return False
         graded_at = datetime.now(UTC).isoformat(timespec="seconds")
         try:
             result = grade_one(pool, assignment, submission)
-            write_submission(out, result, assignment, stamp, graded_at)
+            count(write_submission(out, result, assignment, stamp, graded_at))
         except Exception:  # a fault of ours costs this submission only, never the batch
             logger.exception("internal error while grading %s", source)
             failed = unreadable_result(assignment, submission_id, source, INTERNAL_ERROR)
-            write_atomic(out / submission_id / "results.json", results_json(failed, "", graded_at))
+            document = results_document(failed, "", graded_at)
+            write_atomic(out / submission_id / "results.json", readable_json(document))
+            count(document)
         return True
 
     # Two threads per worker: while one writes a report, the other keeps the worker busy.
@@ -138,8 +149,7 @@ def grade_batch(
                 done_count += 1
                 if progress:
                     progress(done_count, len(ids))
-    stats = write_gradebook(out, ids, assignment)
-    write_summary(out, ids, assignment, stats)
+    write_class_files(out, ids, assignment, stats)
     return BatchOutcome(
         graded, skipped, len(ids), stats.mean, assignment.max_score, pool.host_protections
     )

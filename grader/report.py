@@ -1,7 +1,8 @@
 """Report stage: results.json, the student's HTML report, the class summary and the gradebook.
 
-Files are written atomically. The class summary and gradebook are built from what is on
-disk, one results.json at a time, so memory stays flat however large the batch.
+Files are written atomically. The class summary and gradebook are built in one pass over the
+results.json files on disk, one at a time; the figures above the summary's table are gathered
+as each result is written or found. Memory stays flat however large the batch.
 """
 
 from __future__ import annotations
@@ -11,13 +12,13 @@ import json
 import os
 import re
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from grader.highlight import highlight
-from grader.pages import student_page, summary_page
+from grader.pages import STATUS_LABELS, student_page, summary_page
 from grader.score import HIDDEN_HINT, FunctionResult, SubmissionResult, TestResult
 from grader.spec import Assignment
 
@@ -40,9 +41,13 @@ def write_atomic(path: Path, text: str, made: bool = False) -> None:
         raise
 
 
+def results_document(result: SubmissionResult, fingerprint: str, graded_at: str) -> dict:
+    """What results.json holds."""
+    return {**result.to_json(), "fingerprint": fingerprint, "graded_at": graded_at}
+
+
 def results_json(result: SubmissionResult, fingerprint: str, graded_at: str) -> str:
-    document = {**result.to_json(), "fingerprint": fingerprint, "graded_at": graded_at}
-    return readable_json(document)
+    return readable_json(results_document(result, fingerprint, graded_at))
 
 
 def readable_json(document: dict[str, Any]) -> str:
@@ -121,12 +126,16 @@ def student_report(result: SubmissionResult, assignment: Assignment) -> str:
 
 def write_submission(
     out: Path, result: SubmissionResult, assignment: Assignment, fingerprint: str, graded_at: str
-) -> None:
-    """Write the report first and results.json last: results.json marks a finished grading."""
+) -> dict:
+    """Write the report first and results.json last: results.json marks a finished grading.
+
+    Returns what results.json holds."""
     folder = out / result.submission
     folder.mkdir(parents=True, exist_ok=True)
     write_atomic(folder / "report.html", student_report(result, assignment), made=True)
-    write_atomic(folder / "results.json", results_json(result, fingerprint, graded_at), made=True)
+    document = results_document(result, fingerprint, graded_at)
+    write_atomic(folder / "results.json", readable_json(document), made=True)
+    return document
 
 
 def read_results(out: Path, submission: str) -> dict[str, Any] | None:
@@ -234,7 +243,8 @@ class ClassStatistics:
     def statuses(self, function: str) -> list[tuple[str, int]]:
         """How many submissions ended in each status for a function, most common first."""
         found = [(s, n) for (f, s), n in self.function_status.items() if f == function]
-        return sorted(found, key=lambda item: -item[1])
+        order = list(STATUS_LABELS)  # ties: passed first, as the report lists statuses
+        return sorted(found, key=lambda item: (-item[1], _rank(order, item[0])))
 
     @property
     def case_rates(self) -> dict[str, list[CaseRate]]:
@@ -254,60 +264,52 @@ class ClassStatistics:
         return groups
 
 
-def _rows(out: Path, submissions: Iterable[str], stats: ClassStatistics) -> Iterator[dict]:
-    for submission in submissions:
-        document = read_results(out, submission)
-        if document is None:
-            continue
-        stats.add(document)
-        yield document
+def write_class_files(
+    out: Path, submissions: list[str], assignment: Assignment, stats: ClassStatistics
+) -> None:
+    """gradebook.csv (a row a student) and index.html (distribution, pass rates per function and
+    case, a link to every report), in one pass over the results on disk.
 
-
-def write_gradebook(out: Path, submissions: list[str], assignment: Assignment) -> ClassStatistics:
-    """gradebook.csv, one row a student; returns the class statistics gathered on the way."""
-    stats = ClassStatistics(assignment.functions, assignment.max_score)
-    path = out / "gradebook.csv"
-    temporary = path.with_name(".gradebook.csv.tmp")
-    with temporary.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle)
+    `stats` already holds every result: the page's figures come before its rows.
+    """
+    gradebook, summary = out / ".gradebook.csv.tmp", out / ".index.html.tmp"
+    with (
+        gradebook.open("w", newline="", encoding="utf-8") as table,
+        summary.open("w", encoding="utf-8") as page,
+    ):
+        writer = csv.writer(table)
         writer.writerow(
             ["submission", "source", "score", "max_score", *assignment.functions, "error"]
         )
-        for document in _rows(out, submissions, stats):
-            functions = document["functions"]
-            writer.writerow(
-                [
-                    document["submission"],
-                    _safe_cell(document["source"]),
-                    document["score"],
-                    document["max_score"],
-                    *(functions[name]["score"] for name in assignment.functions),
-                    _safe_cell(document["error"] or ""),
-                ]
-            )
-    os.replace(temporary, path)
-    return stats
+
+        def rows() -> Iterator[dict]:
+            for submission in submissions:
+                document = read_results(out, submission)
+                if document is None:
+                    continue
+                functions = document["functions"]
+                writer.writerow(
+                    [
+                        document["submission"],
+                        _safe_cell(document["source"]),
+                        document["score"],
+                        document["max_score"],
+                        *(functions[name]["score"] for name in assignment.functions),
+                        _safe_cell(document["error"] or ""),
+                    ]
+                )
+                yield document
+
+        for piece in summary_page(stats, rows(), assignment.title):
+            page.write(piece)
+    os.replace(gradebook, out / "gradebook.csv")
+    os.replace(summary, out / "index.html")
+
+
+def _rank(order: list[str], item: str) -> int:
+    return order.index(item) if item in order else len(order)
 
 
 def _safe_cell(text: str) -> str:
     """Keep spreadsheet programs from reading a student-controlled cell as a formula."""
     return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
-
-
-def write_summary(
-    out: Path, submissions: list[str], assignment: Assignment, stats: ClassStatistics
-) -> None:
-    """index.html: distribution, pass rates per function and case, a link to every report."""
-    rows = _summary_rows(out, submissions)
-    temporary = out / ".index.html.tmp"
-    with temporary.open("w", encoding="utf-8") as handle:
-        for piece in summary_page(stats, rows, assignment.title):
-            handle.write(piece)
-    os.replace(temporary, out / "index.html")
-
-
-def _summary_rows(out: Path, submissions: Iterable[str]) -> Iterator[dict]:
-    for submission in submissions:
-        document = read_results(out, submission)
-        if document is not None:
-            yield document

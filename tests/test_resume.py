@@ -11,6 +11,8 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from grader.grade import grade_batch
 from grader.spec import load_assignment
 from tests.conftest import CORRECT, FORWARD, ROOT, notebook
@@ -46,6 +48,10 @@ def test_unchanged_submissions_are_skipped_and_changed_ones_regraded(tmp_path, a
     assert (second.graded, second.skipped) == (1, 5)
     assert (out / "s001" / "results.json").stat().st_mtime_ns == stamp
     assert json.loads((out / "s002" / "results.json").read_text())["score"] == 0
+    # The class files count the skipped results too, and the re-graded one as it is now.
+    assert first.mean == 100 and second.mean == pytest.approx(500 / 6)
+    assert 'id="count">6<' in (out / "index.html").read_text()
+    assert len((out / "gradebook.csv").read_text().splitlines()) == 1 + 6
     forced = grade_batch([str(tmp_path / "in")], assignment, out, jobs=2, force=True)
     assert (forced.graded, forced.skipped) == (6, 0)
 
