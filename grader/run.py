@@ -24,10 +24,16 @@ def referenced(assignment: Assignment) -> tuple[str, ...]:
 
 
 def sandbox_setup(assignment: Assignment) -> Setup:
-    """What every worker gets: public support code only, and the reference functions to call."""
+    """What every worker gets: public support code and the public cases' arguments only, and
+    the reference functions to call."""
     references = {name: getattr(assignment.solution, name) for name in referenced(assignment)}
     limits = {"cpu_seconds": (int(assignment.time_limit) + 1) * len(assignment.functions)}
-    return Setup(assignment.support_modules, assignment.prelude, references, limits)
+    public = [case.args for case in _public_cases(assignment)]
+    return Setup(assignment.support_modules, assignment.prelude, references, limits, public)
+
+
+def _public_cases(assignment: Assignment) -> list[Case]:
+    return [case for case in assignment.cases if not case.hidden]
 
 
 def function_jobs(
@@ -47,7 +53,11 @@ def function_jobs(
         public = sum(not case.hidden for case in cases)
         rpc = tuple(other for other in referenced(assignment) if other != name)
         answers = tuple(reference_answers(assignment, case) for case in cases)
-        jobs.append(FunctionJob(name, chunks, calls, public, rpc, assignment.time_limit, answers))
+        shared = {id(case): index for index, case in enumerate(_public_cases(assignment))}
+        where = tuple(shared.get(id(case)) for case in cases)
+        jobs.append(
+            FunctionJob(name, chunks, calls, public, rpc, assignment.time_limit, answers, where)
+        )
     return jobs
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from grader.grade import grade_batch
+from grader.run import sandbox_setup
 from tests.conftest import BACKWARD, CHECK, CHECK_N, CORRECT, FORWARD, IMPORTS, ROOT, notebook
 
 FUNCTIONS = ("forward_propagation", "backward_propagation", "gradient_check", "gradient_check_n")
@@ -158,6 +159,12 @@ def test_a_function_is_defined_once_for_its_public_and_hidden_calls(tmp_path, as
     tests = [t for t in result["tests"] if t["name"].startswith("forward_propagation")]
     assert [t["status"] for t in tests] == ["passed", "failed", "failed"]
     assert scores(result)["gradient_check"] == 40.0
+
+
+def test_workers_get_the_public_arguments_only(assignment):
+    shared = sandbox_setup(assignment).public_args
+    public = [case.args for case in assignment.cases if not case.hidden]
+    assert len(shared) == len(public) and all(a is b for a, b in zip(shared, public, strict=True))
 
 
 def test_runtime_errors_name_the_cell_and_line(tmp_path, assignment):

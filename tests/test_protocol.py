@@ -8,6 +8,7 @@ import math
 import numpy as np
 import pytest
 
+from grader.sandbox.harness import _arguments
 from grader.sandbox.protocol import (
     ProtocolError,
     Unencodable,
@@ -90,3 +91,14 @@ def test_nesting_and_size_are_capped():
 def test_frames_refuse_oversized_values():
     with pytest.raises(Unencodable):
         dumps({"v": encode(np.zeros(3_000_000))})
+
+
+def test_shared_public_arguments_are_copied_for_each_call():
+    args = [{"W": np.arange(6.0).reshape(2, 3)}, [np.ones(2), 3], 2.5]
+    shared = [decode(encode(args))]
+    first, second = _arguments({"$shared": 0}, shared), _arguments({"$shared": 0}, shared)
+    assert encode(first) == encode(second) == encode(args)
+    first[0]["W"] += 1  # a function that changes its arguments changes no other call's
+    assert first[0]["W"] is not shared[0][0]["W"] and first[1][0] is not shared[0][1][0]
+    assert encode(_arguments({"$shared": 0}, shared)) == encode(args)
+    assert encode(_arguments(encode(args), [])) == encode(args)

@@ -135,6 +135,7 @@ def serve(
     results_out: int,
     protections: tuple[str, ...],
     watch: ModuleWatch,
+    shared: list[list],
 ) -> None:
     """Run the batches of functions the worker sends, one function after another.
 
@@ -156,7 +157,7 @@ def serve(
         for function in message["functions"]:
             outbox.flush()
             outbox.replies = 0
-            _serve_function(base, defined, function, calls_in, outbox)
+            _serve_function(base, defined, function, calls_in, outbox, shared)
             clean = len(sys._current_frames()) == 1 and _shared_state(watch) == baseline
             ended = {"type": "ended", "clean": clean, "replies": outbox.replies}
             outbox.put({**ended, "protections": list(protections)})
@@ -227,7 +228,12 @@ def _shared_state(watch: ModuleWatch) -> tuple:
 
 
 def _serve_function(
-    base: dict, defined: dict[str, tuple[Any, dict]], message: dict, calls_in: int, outbox: Outbox
+    base: dict,
+    defined: dict[str, tuple[Any, dict]],
+    message: dict,
+    calls_in: int,
+    outbox: Outbox,
+    shared: list[list],
 ) -> None:
     """Define the function in a namespace of its own, unless this child already has, and run
     its calls."""
@@ -247,16 +253,33 @@ def _serve_function(
     known.update(message.get("answers") or {})
     for args in message["calls"]:
         outbox.flush()
-        reply = _run_one(target, args, real_stdout)
+        reply = _run_one(target, _arguments(args, shared), real_stdout)
         try:
             outbox.put(reply)
         except protocol.Unencodable as problem:
             outbox.put({"type": "result", "error": {"type": "Ungradable", "message": str(problem)}})
 
 
-def _run_one(target: Any, encoded_args: Any, real_stdout: Any) -> dict:
+def _arguments(encoded: Any, shared: list[list]) -> list:
+    """A call's arguments: decoded, or fresh copies of public ones this child was born with."""
+    if type(encoded) is dict and "$shared" in encoded:
+        return [_fresh(value) for value in shared[encoded["$shared"]]]
+    return protocol.decode(encoded)
+
+
+def _fresh(value: Any) -> Any:
+    """A copy as `protocol.decode` would make it: new arrays, dicts and lists."""
+    if isinstance(value, np.ndarray):
+        return value.copy()
+    if type(value) is dict:
+        return {key: _fresh(item) for key, item in value.items()}
+    if type(value) is list:
+        return [_fresh(item) for item in value]
+    return value
+
+
+def _run_one(target: Any, args: list, real_stdout: Any) -> dict:
     """Call the function once; the reply carries its value or error, and its output."""
-    args = protocol.decode(encoded_args)
     output = CappedOutput()
     sys.stdout = output
     try:

@@ -67,6 +67,8 @@ class FunctionJob:
     # Per call: the reference's answers to the calls it makes itself on that case (see
     # grader.run.reference_answers); the child answers those without a round trip.
     answers: tuple[dict[str, Any], ...] = ()
+    # Per call: where its arguments are in `Setup.public_args`, or None: then they are sent.
+    shared: tuple[int | None, ...] = ()
 
 
 @dataclass
@@ -77,6 +79,9 @@ class Setup:
     prelude: str
     references: dict[str, Callable[..., Any]] = field(default_factory=dict)
     limits: dict[str, int] = field(default_factory=dict)
+    # The arguments of the public cases, decoded once by each worker before its zygote exists,
+    # so every child has them: a job names them instead of sending them. Never a hidden case.
+    public_args: list[tuple] = field(default_factory=list)
 
 
 class SandboxUnavailable(RuntimeError):
@@ -95,6 +100,7 @@ class _Worker:
             "type": "setup",
             "modules": setup.modules,
             "prelude": setup.prelude,
+            "public_args": [_encoded_call(args)[0] for args in setup.public_args],
             "limits": setup.limits,
         }
         protocol.write_frame(self.to_worker, message)
@@ -171,13 +177,18 @@ _JOBS: dict[tuple, tuple[FunctionJob, str]] = {}
 def _job_json(job: FunctionJob) -> str:
     """A function's job message as JSON. All but its code is the same for every submission
     (the same case objects): that part is encoded once."""
-    key = (job.name, job.rpc, job.public, job.time_limit, *map(id, job.calls + job.answers))
+    key = (job.name, job.rpc, job.public, job.time_limit, job.shared)
+    key += (*map(id, job.calls + job.answers),)
     hit = _JOBS.get(key)
     if hit is None:  # the job kept in the entry keeps its cases alive: their ids stay theirs
+        shared = job.shared or (None,) * len(job.calls)
         fixed = {
             "name": job.name,
             "rpc": list(job.rpc),
-            "calls": [_encoded_call(args)[0] for args in job.calls],
+            "calls": [
+                _encoded_call(args)[0] if index is None else {"$shared": index}
+                for args, index in zip(job.calls, shared, strict=True)
+            ],
             "public": job.public,
             "time_limit": job.time_limit,
             "answers": list(job.answers) or [{}] * len(job.calls),

@@ -125,6 +125,7 @@ class Worker:
             exec(compile(source, f"<{name}>", "exec"), module.__dict__)
         self.namespace: dict = {"__name__": "__main__", "__builtins__": __builtins__}
         exec(compile(setup["prelude"], "<prelude>", "exec"), self.namespace)
+        self.shared = [protocol.decode(args) for args in setup.get("public_args", [])]
         self.scratch_root = Path(tempfile.mkdtemp(prefix="grader-"))
         self.scratch_root.chmod(0o711)
         # Every child works in this empty folder, which stays root's and unlistable.
@@ -355,7 +356,7 @@ class Worker:
             # files could fill the disk at disk speed, file size limit or not.
             protections = isolation.confine(self.confinement)
             isolation.end_with_parent()
-            harness.serve(self.namespace, 3, 4, protections, self.watch)
+            harness.serve(self.namespace, 3, 4, protections, self.watch, self.shared)
         except BaseException:  # noqa: BLE001 - the child must never return into the worker loop
             os._exit(70)
         os._exit(0)
