@@ -41,6 +41,7 @@ def function_jobs(
 ) -> list[FunctionJob]:
     """One job per function that was found; the others have nothing to run."""
     jobs = []
+    shared = {id(case): index for index, case in enumerate(_public_cases(assignment))}
     for name, extraction in extractions.items():
         if extraction.status != "found":
             continue
@@ -53,7 +54,6 @@ def function_jobs(
         public = sum(not case.hidden for case in cases)
         rpc = tuple(other for other in referenced(assignment) if other != name)
         answers = tuple(reference_answers(assignment, case) for case in cases)
-        shared = {id(case): index for index, case in enumerate(_public_cases(assignment))}
         where = tuple(shared.get(id(case)) for case in cases)
         jobs.append(
             FunctionJob(name, chunks, calls, public, rpc, assignment.time_limit, answers, where)

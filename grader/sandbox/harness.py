@@ -1,9 +1,10 @@
 """Runs inside the confined child: define each graded function in a fresh namespace, run it.
 
-The child is forked before the job exists, so everything it knows arrived on its pipe: each
-function's code and the calls to run. The worker sends every function's public calls first and
-hidden calls only after all public output exists, so nothing a student prints in a public case
-can contain a hidden input. Results leave as plain data; the grader judges them. They are sent
+The child is forked before the job exists, so all it knows of a submission arrived on its pipe:
+each function's code and the calls to run (a public case's arguments only by name: the child is
+born with those). The worker sends every function's public calls first and hidden calls only
+after all public output exists, so nothing a student prints in a public case can contain a
+hidden input. Results leave as plain data; the grader judges them. They are sent
 in batches, but always before student code runs again: a function that never returns costs no
 result already computed.
 """
