@@ -69,10 +69,15 @@ def breakable(name: str) -> str:
     return escape(name).replace("_", "_<wbr>")
 
 
+def _label(status: str) -> str:
+    """A status in words; one this version does not know (an older results.json) as it is."""
+    return STATUS_LABELS.get(status) or escape(status)
+
+
 def _status(status: str) -> str:
     return (
         f'<span class="status s-{escape(status)}"><span aria-hidden="true">'
-        f"{STATUS_SYMBOLS.get(status, '')}</span> {STATUS_LABELS.get(status, '')}</span>"
+        f"{STATUS_SYMBOLS.get(status, '')}</span> {_label(status)}</span>"
     )
 
 
@@ -278,7 +283,7 @@ def _function_rates(stats: ClassStatistics) -> str:
     rows = []
     for name in stats.functions:
         passed = stats.function_passed[name]
-        statuses = " · ".join(f"{n} {STATUS_LABELS[s]}" for s, n in stats.statuses(name))
+        statuses = " · ".join(f"{n} {_label(s)}" for s, n in stats.statuses(name))
         mean = stats.function_points[name] / stats.count if stats.count else 0
         rows.append(
             f'      <tr>\n        <th scope="row"><code>{escape(name)}</code>\n'
@@ -328,7 +333,7 @@ def _student_row(row: dict, functions: tuple[str, ...]) -> str:
     for name in functions:
         f = row["functions"][name]
         status = f["status"]
-        label, symbol = STATUS_LABELS.get(status, ""), STATUS_SYMBOLS.get(status, "")
+        label, symbol = _label(status), STATUS_SYMBOLS.get(status, "")
         cells.append(
             f'        <td class="num"><span class="cell s-{escape(status)}" title="{label}">'
             f'{points(f["score"])}<span class="sym" aria-hidden="true">{symbol}'
