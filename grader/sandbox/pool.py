@@ -7,7 +7,6 @@ hidden case or secret is ever in its memory. Reference functions run here, in th
 from __future__ import annotations
 
 import builtins
-import json
 import queue
 import shutil
 import subprocess
@@ -193,9 +192,8 @@ def _job_json(job: FunctionJob) -> str:
             "time_limit": job.time_limit,
             "answers": list(job.answers) or [{}] * len(job.calls),
         }
-        hit = _JOBS[key] = (job, json.dumps(fixed, separators=(",", ":"), allow_nan=False))
-    chunks = json.dumps(list(job.chunks), separators=(",", ":"), allow_nan=False)
-    return f'{hit[1][:-1]},"chunks":{chunks}}}'
+        hit = _JOBS[key] = (job, protocol.compact(fixed))
+    return f'{hit[1][:-1]},"chunks":{protocol.compact(list(job.chunks))}}}'
 
 
 _ENCODED: dict[int, tuple[Any, Any, int]] = {}

@@ -20,7 +20,7 @@ MAX_FRAME_BYTES = 16 * 1024 * 1024
 MAX_DEPTH = 32
 MAX_ITEMS = 200_000
 MAX_INT_BITS = 1023  # larger integers cannot be compared as floats: the judge would fail
-HEADER = struct.Struct(">I")
+_HEADER = struct.Struct(">I")
 # A pipe holds 64 KiB: asking for more would only make each read allocate (and map) more.
 READ_BYTES = 1 << 16
 _DTYPE = re.compile(r"^[<>|=]?(b1|[iu][1248]|f[248]|c(8|16))$")
@@ -128,20 +128,26 @@ def _decode_array(body: Any, budget: list[int]) -> np.ndarray:
     return np.frombuffer(raw, dtype=dt).reshape(shape).copy()
 
 
+def compact(value: Any) -> str:
+    """JSON as every message is written: no spaces, no NaN."""
+    return json.dumps(value, separators=(",", ":"), allow_nan=False)
+
+
 def call_key(name: str, args: Any, kwargs: Any) -> str:
     """A call to a reference function, as a key: its name and its encoded arguments."""
-    return json.dumps([name, args, kwargs], separators=(",", ":"), allow_nan=False)
+    return compact([name, args, kwargs])
 
 
 def dumps(message: dict) -> bytes:
     """One frame: header and compact JSON."""
-    return _framed(json.dumps(message, separators=(",", ":"), allow_nan=False).encode())
+    return frame(compact(message).encode())
 
 
-def _framed(body: bytes) -> bytes:
+def frame(body: bytes) -> bytes:
+    """A frame body with its header; one over the size limit is refused."""
     if len(body) > MAX_FRAME_BYTES:
         raise Unencodable(f"the value is larger than {MAX_FRAME_BYTES // 2**20} MiB")
-    return HEADER.pack(len(body)) + body
+    return _HEADER.pack(len(body)) + body
 
 
 def write_frame(fd: int, message: dict) -> None:
@@ -155,7 +161,7 @@ def write_frames(fd: int, frames: list[bytes]) -> None:
 
 def write_body(fd: int, body: bytes) -> None:
     """Write an already encoded frame body (e.g. relayed unparsed), with its header."""
-    _write_all(fd, _framed(body))
+    _write_all(fd, frame(body))
 
 
 def _write_all(fd: int, frame: bytes) -> None:
@@ -184,10 +190,10 @@ def read_frame(fd: int) -> dict | None:
 
 def read_body(fd: int) -> bytes | None:
     """The next frame's body, unparsed, or None at end of stream."""
-    header = read_exact(fd, HEADER.size)
+    header = read_exact(fd, _HEADER.size)
     if header is None:
         return None
-    (size,) = HEADER.unpack(header)
+    (size,) = _HEADER.unpack(header)
     if size > MAX_FRAME_BYTES:
         raise ProtocolError("frame larger than the limit")
     body = read_exact(fd, size)
@@ -210,13 +216,13 @@ class FrameReader:
     def next_body(self) -> bytes | None:
         """The next frame's body, unparsed, or None at end of stream."""
         while True:
-            if len(self.buffer) >= HEADER.size:
-                (size,) = HEADER.unpack_from(self.buffer)
+            if len(self.buffer) >= _HEADER.size:
+                (size,) = _HEADER.unpack_from(self.buffer)
                 if size > MAX_FRAME_BYTES:
                     raise ProtocolError("frame larger than the limit")
-                end = HEADER.size + size
+                end = _HEADER.size + size
                 if len(self.buffer) >= end:
-                    body = bytes(self.buffer[HEADER.size : end])
+                    body = bytes(self.buffer[_HEADER.size : end])
                     del self.buffer[:end]
                     return body
             chunk = self.read_chunk()

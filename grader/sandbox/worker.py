@@ -218,7 +218,7 @@ class Worker:
         for report in reports:
             results = report.pop("results")
             frames.append(protocol.dumps({"type": "function", **report, "results": len(results)}))
-            frames.extend(protocol.HEADER.pack(len(body)) + body for body in results)
+            frames.extend(map(protocol.frame, results))
         frames.append(protocol.dumps({"type": "job_done", "protections": list(self.protections)}))
         protocol.write_frames(1, frames)
         if child is not None:
@@ -377,10 +377,7 @@ class Child:
 
 def _write_child(fd: int, message: dict | bytes, deadline: float) -> None:
     """Write a message, or a frame body relayed as it is, unless the deadline passes first."""
-    if isinstance(message, bytes):
-        frame = protocol.HEADER.pack(len(message)) + message
-    else:
-        frame = protocol.dumps(message)
+    frame = protocol.frame(message) if isinstance(message, bytes) else protocol.dumps(message)
     data = memoryview(frame)
     while data:
         remaining = deadline - time.monotonic()
