@@ -11,6 +11,7 @@ import builtins
 import functools
 import re
 from dataclasses import dataclass
+from typing import Any
 
 from grader.read import Cell
 
@@ -52,15 +53,12 @@ class _ParsedCell:
 
     def __init__(self, cell: Cell) -> None:
         self.cell = cell
-        small = len(cell.source) <= _CACHED_CELL_CHARS
-        read = _read_cell if small else _read_cell.__wrapped__
-        self.source, markers, self.heads, self.functions = read(cell.source)
+        self.source, markers, self.heads, self.functions = _cached(_read_cell, cell.source)
         self.marker_names = list(markers)
 
     @functools.cached_property
     def parsed(self) -> _Parsed:
-        small = len(self.source) <= _CACHED_CELL_CHARS
-        return (_parse if small else _parse.__wrapped__)(self.source)
+        return _cached(_parse, self.source)
 
     @property
     def tree(self) -> ast.Module | None:
@@ -72,6 +70,11 @@ class _ParsedCell:
 
 # Cells repeat across a class (the template's own cells, test calls): each text is read once.
 _CACHED_CELL_CHARS = 20_000
+
+
+def _cached(function: Any, text: str) -> Any:
+    """`function(text)`, remembered unless the text is too large to keep."""
+    return (function if len(text) <= _CACHED_CELL_CHARS else function.__wrapped__)(text)
 
 
 @functools.lru_cache(maxsize=1024)

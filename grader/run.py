@@ -99,8 +99,7 @@ def _traced_answers(assignment: Assignment, case: Case) -> dict[str, Any]:
     def recording(name: str, function: Callable[..., Any]) -> Callable[..., Any]:
         def call(*args: Any, **kwargs: Any) -> Any:
             value = function(*args, **kwargs)
-            key = protocol.call_key(name, protocol.encode(list(args)), protocol.encode(kwargs))
-            answers[key] = protocol.encode(value)
+            answers[_call_key(name, args, kwargs)] = protocol.encode(value)
             return value
 
         return call
@@ -115,11 +114,13 @@ def _traced_answers(assignment: Assignment, case: Case) -> dict[str, Any]:
         traced(*copy.deepcopy(case.args))
     except Exception:  # noqa: BLE001 - without answers, every call makes its round trip
         return {}
-    own = {
-        protocol.call_key(c.function, protocol.encode(list(c.args)), protocol.encode({}))
-        for c in assignment.cases
-    }
+    own = {_call_key(c.function, c.args, {}) for c in assignment.cases}
     return {key: value for key, value in answers.items() if key not in own}
+
+
+def _call_key(name: str, args: tuple, kwargs: dict) -> str:
+    """The key under which a child looks up a call (see `harness._stub`)."""
+    return protocol.call_key(name, protocol.encode(list(args)), protocol.encode(kwargs))
 
 
 def run_functions(
