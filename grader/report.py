@@ -46,10 +46,6 @@ def results_document(result: SubmissionResult, fingerprint: str, graded_at: str)
     return {**result.to_json(), "fingerprint": fingerprint, "graded_at": graded_at}
 
 
-def results_json(result: SubmissionResult, fingerprint: str, graded_at: str) -> str:
-    return readable_json(results_document(result, fingerprint, graded_at))
-
-
 def readable_json(document: dict[str, Any]) -> str:
     """JSON with a line per field and per item of a field's list or dict: easy to read and diff,
     and each line is made by the C encoder (indent= would use the pure Python one)."""
