@@ -65,9 +65,9 @@ class FunctionJob:
     time_limit: float
     # Per call: the reference's answers to the calls it makes itself on that case (see
     # grader.run.reference_answers); the child answers those without a round trip.
-    answers: tuple[dict[str, Any], ...] = ()
+    answers: tuple[dict[str, Any], ...]
     # Per call: where its arguments are in `Setup.public_args`, or None: then they are sent.
-    shared: tuple[int | None, ...] = ()
+    shared: tuple[int | None, ...]
 
 
 @dataclass
@@ -180,17 +180,16 @@ def _job_json(job: FunctionJob) -> str:
     key += (*map(id, job.calls + job.answers),)
     hit = _JOBS.get(key)
     if hit is None:  # the job kept in the entry keeps its cases alive: their ids stay theirs
-        shared = job.shared or (None,) * len(job.calls)
         fixed = {
             "name": job.name,
             "rpc": list(job.rpc),
             "calls": [
                 _encoded_call(args)[0] if index is None else {"$shared": index}
-                for args, index in zip(job.calls, shared, strict=True)
+                for args, index in zip(job.calls, job.shared, strict=True)
             ],
             "public": job.public,
             "time_limit": job.time_limit,
-            "answers": list(job.answers) or [{}] * len(job.calls),
+            "answers": list(job.answers),
         }
         hit = _JOBS[key] = (job, protocol.compact(fixed))
     return f'{hit[1][:-1]},"chunks":{protocol.compact(list(job.chunks))}}}'
