@@ -42,6 +42,7 @@ class Bundle:
     blanked: int
     public_cases: int
     hidden_cases: int
+    model_cases: int
 
     def summary(self) -> str:
         """What was written, for the instructor."""
@@ -52,7 +53,13 @@ class Bundle:
                 f"  {NOTEBOOK}: solution code blanked in {self.blanked} places, outputs cleared",
                 f"  {modules}: support modules; {PRELUDE}: prelude",
                 f"  {RELEASED_CASES}: {self.public_cases} public cases "
-                f"({self.hidden_cases} hidden cases left out)",
+                f"({self.hidden_cases} hidden cases left out"
+                + (
+                    f", and {self.model_cases} public case{'s' if self.model_cases > 1 else ''} "
+                    "answered by a model that only the instructor's grader has)"
+                    if self.model_cases
+                    else ")"
+                ),
             ]
         )
 
@@ -82,6 +89,7 @@ def release(assignment_dir: Path, out: Path) -> Bundle:
         blanked=blanked,
         public_cases=len(cases["cases"]),
         hidden_cases=sum(case.hidden for case in assignment.cases),
+        model_cases=sum(not case.hidden and case.model is not None for case in assignment.cases),
     )
 
 
@@ -105,7 +113,7 @@ def public_spec(assignment: Assignment) -> dict[str, Any]:
                 "expect": _expectation(case.expect),
             }
             for case in assignment.cases
-            if not case.hidden
+            if not case.hidden and case.model is None
         ],
     }
 

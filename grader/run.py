@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import copy
 import threading
-import types
 from collections.abc import Callable
 from typing import Any
 
@@ -12,7 +11,7 @@ from grader.extract import Extraction
 from grader.sandbox import protocol
 from grader.sandbox.pool import FunctionJob, FunctionRun, Setup, WorkerPool
 from grader.score import ordered_cases
-from grader.spec import Assignment, Case
+from grader.spec import Assignment, Case, substituted
 
 
 def referenced(assignment: Assignment) -> tuple[str, ...]:
@@ -29,7 +28,14 @@ def sandbox_setup(assignment: Assignment) -> Setup:
     references = {name: getattr(assignment.solution, name) for name in referenced(assignment)}
     limits = {"cpu_seconds": (int(assignment.time_limit) + 1) * len(assignment.functions)}
     public = [case.args for case in _public_cases(assignment)]
-    return Setup(assignment.support_modules, assignment.prelude, references, limits, public)
+    return Setup(
+        assignment.support_modules,
+        assignment.prelude,
+        references,
+        assignment.models,
+        limits,
+        public,
+    )
 
 
 def _public_cases(assignment: Assignment) -> list[Case]:
@@ -55,8 +61,11 @@ def function_jobs(
         rpc = tuple(other for other in referenced(assignment) if other != name)
         answers = tuple(reference_answers(assignment, case) for case in cases)
         where = tuple(shared.get(id(case)) for case in cases)
+        models = tuple(case.model for case in cases)
         jobs.append(
-            FunctionJob(name, chunks, calls, public, rpc, assignment.time_limit, answers, where)
+            FunctionJob(
+                name, chunks, calls, public, rpc, assignment.time_limit, answers, where, models
+            )
         )
     return jobs
 
@@ -104,12 +113,12 @@ def _traced_answers(assignment: Assignment, case: Case) -> dict[str, Any]:
 
         return call
 
-    # A private copy of the function's globals: the solution module itself is left alone.
-    names = {name: recording(name, getattr(assignment.solution, name)) for name in others}
-    traced = types.FunctionType(
-        graded.__code__, {**graded.__globals__, **names}, graded.__name__, graded.__defaults__
-    )
-    traced.__kwdefaults__ = graded.__kwdefaults__
+    model = assignment.models.get(case.model, {}) if case.model else {}
+    names = {
+        name: recording(name, model.get(name) or getattr(assignment.solution, name))
+        for name in others
+    }
+    traced = substituted(graded, names)
     try:
         traced(*copy.deepcopy(case.args))
     except Exception:  # noqa: BLE001 - without answers, every call makes its round trip

@@ -7,9 +7,12 @@ its input, its expected value or what the student's code printed or raised.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from fractions import Fraction
 from typing import Any
 
+from grader.compare import Verdict, describe
 from grader.extract import Extraction
+from grader.sandbox import protocol
 from grader.sandbox.pool import CallResult, FunctionRun
 from grader.spec import Assignment, Case
 
@@ -31,6 +34,7 @@ class TestResult:
     visibility: str
     function: str = field(default="", compare=False)
     stdout: str = field(default="", compare=False)
+    raised: bool = field(default=False, compare=False)
 
     def to_json(self) -> dict[str, Any]:
         keys = ("name", "score", "max_score", "status", "output", "visibility")
@@ -97,22 +101,25 @@ def score_submission(
 ) -> SubmissionResult:
     """Judge every case of every graded function and total the points."""
     functions, tests = {}, []
+    earned = most = Fraction(0)
     for name in assignment.functions:
         cases = ordered_cases(assignment, name, public_only)
         points = [assignment.case_points(c, public_only) for c in cases]
         extraction = extractions[name]
         run = runs.get(name)
-        case_tests = _judge(name, cases, points, extraction, run, assignment.time_limit)
-        tests.extend(case_tests)
+        judged = _judge(name, cases, points, extraction, run, assignment.time_limit)
+        tests.extend(test for test, _ in judged)
         functions[name] = _function_result(
-            name, extraction, run, case_tests, sum(points), assignment.time_limit
+            name, extraction, run, judged, sum(points, Fraction(0)), assignment.time_limit
         )
+        earned += sum((share for _, share in judged), Fraction(0))
+        most += sum(points, Fraction(0))
     return SubmissionResult(
         submission=submission,
         source=source,
         assignment=assignment.name,
-        score=_round(sum(f.score for f in functions.values())),
-        max_score=_round(sum(f.max_score for f in functions.values())),
+        score=_round(earned),
+        max_score=_round(most),
         functions=functions,
         tests=tuple(tests),
         protections=protections,
@@ -134,53 +141,96 @@ def unreadable_result(
 def _judge(
     name: str,
     cases: list[Case],
-    points: list[float],
+    points: list[Fraction],
     extraction: Extraction,
     run: FunctionRun | None,
     time_limit: float,
-) -> list[TestResult]:
+) -> list[tuple[TestResult, Fraction]]:
+    """Each case's test and the exact points it earns."""
     results = list(run.results) if run and run.status in ("ok", "timeout", "crashed") else []
-    tests = []
-    for index, (case, worth) in enumerate(zip(cases, points, strict=True)):
+    verdicts: list[tuple[Verdict, bool, bool]] = []  # verdict, raised, pins
+    for index, case in enumerate(cases):
         if extraction.status != "found":
-            passed, message = False, extraction.message
+            verdicts.append((Verdict(False, extraction.message), False, False))
         elif run is None or run.status == "define_error" or index >= len(results):
-            passed, message = False, _not_run_message(run, time_limit)
+            verdicts.append((Verdict(False, _not_run_message(run, time_limit)), False, False))
         else:
-            passed, message = _judge_case(case, results[index])
+            verdicts.append(_judge_case(case, results[index]))
+    constant = _constant_value(cases, results)
+    pinned = any(pins for _, _, pins in verdicts)
+    pin_passed = any(pins and verdict.passed for verdict, _, pins in verdicts)
+    judged = []
+    for index, (case, worth, (verdict, raised, pins)) in enumerate(
+        zip(cases, points, verdicts, strict=True)
+    ):
+        passed, message = verdict.passed, verdict.message
+        if constant is not None:
+            passed, message = False, _constant_message(constant, case.hidden)
+        elif passed and pinned and not pins and not pin_passed:
+            passed, message = False, f"{message} {UNPINNED}"
         stdout = "" if case.hidden or index >= len(results) else results[index].stdout
-        tests.append(
-            TestResult(
-                name=f"{name}: {'hidden case, ' + case.name if case.hidden else case.name}",
-                score=_round(worth if passed else 0.0),
-                max_score=_round(worth),
-                status="passed" if passed else "failed",
-                output=message,
-                visibility="after_published" if case.hidden else "visible",
-                function=name,
-                stdout=stdout,
-            )
+        share = worth if passed else Fraction(0)
+        test = TestResult(
+            name=f"{name}: {'hidden case, ' + case.name if case.hidden else case.name}",
+            score=_round(share),
+            max_score=_round(worth),
+            status="passed" if passed else "failed",
+            output=message,
+            visibility="after_published" if case.hidden else "visible",
+            function=name,
+            stdout=stdout,
+            raised=raised,
         )
-    return tests
+        judged.append((test, share))
+    return judged
 
 
-def _judge_case(case: Case, result: CallResult) -> tuple[bool, str]:
+UNPINNED = (
+    "A range of values is also met by code that ignores its input, so this case counts only "
+    "once a case that needs the exact value passes."
+)
+
+
+def _constant_value(cases: list[Case], results: list[CallResult]) -> Any | None:
+    """The value a function returned for every case, if it returned one value for inputs that
+    differ: it ignores its input, and earns nothing. None otherwise."""
+    if len(results) < len(cases) or len(cases) < 2 or any(r.error for r in results):
+        return None
+    first = protocol.compact(protocol.encode(results[0].value))
+    if any(protocol.compact(protocol.encode(r.value)) != first for r in results[1:]):
+        return None
+    inputs = {protocol.compact(protocol.encode(list(case.args))) for case in cases}
+    return results[0].value if len(inputs) > 1 else None
+
+
+def _constant_message(value: Any, hidden: bool) -> str:
+    said = "" if hidden else f", {describe(value)},"
+    return (
+        f"Returned the same value{said} for every input it was given: the result must be "
+        "computed from the arguments, not written in."
+    )
+
+
+def _judge_case(case: Case, result: CallResult) -> tuple[Verdict, bool, bool]:
+    """The verdict on one result, whether it raised, and whether the case pins the value."""
     if result.error is not None:
         kind = str(result.error.get("type", "Exception"))
         if case.hidden:
-            return False, f"Raised {kind} on a hidden case. {HIDDEN_HINT}"
+            return Verdict(False, f"Raised {kind} on a hidden case. {HIDDEN_HINT}"), True, False
         text = f"Raised {kind}: {result.error.get('message', '')}"
         if result.error.get("where"):
             text += f" ({result.error['where']})"
         if "NoneType" in text:
             text += ". Is a `None` placeholder from the template still in your code?"
-        return False, text
-    verdict = case.expect.judge(result.value)
+        return Verdict(False, text), True, False
+    expectation = case.expectation(result.called)
+    verdict = expectation.judge(result.value)
     if not case.hidden:
-        return verdict.passed, verdict.message
+        return verdict, False, expectation.pins
     if verdict.passed:
-        return True, "Passed."
-    return False, f"Wrong result on a hidden case ({case.name}). {HIDDEN_HINT}"
+        return Verdict(True, "Passed."), False, expectation.pins
+    failed = f"Wrong result on a hidden case ({case.name}). {HIDDEN_HINT}"
+    return Verdict(False, failed), False, expectation.pins
 
 
 def _not_run_message(run: FunctionRun | None, time_limit: float) -> str:
@@ -208,14 +258,14 @@ def _function_result(
     name: str,
     extraction: Extraction,
     run: FunctionRun | None,
-    tests: list[TestResult],
-    max_score: float,
+    judged: list[tuple[TestResult, Fraction]],
+    max_score: Fraction,
     time_limit: float,
 ) -> FunctionResult:
-    score = _round(sum(t.score for t in tests))
+    tests = [test for test, _ in judged]
     base = {
         "name": name,
-        "score": score,
+        "score": _round(sum((share for _, share in judged), Fraction(0))),
         "max_score": _round(max_score),
         "cell": extraction.cell,
         "code": extraction.code,
@@ -230,11 +280,11 @@ def _function_result(
     elif not failed:
         status, message = "passed", f"All {len(tests)} cases passed."
     else:
-        raised = any(t.output.startswith("Raised") for t in failed)
-        status = "error" if raised else "failed"
+        status = "error" if any(t.raised for t in failed) else "failed"
         message = f"Passed {len(tests) - len(failed)} of {len(tests)} cases. {failed[0].output}"
     return FunctionResult(status=status, message=message, **base)
 
 
-def _round(value: float) -> float:
-    return round(value + 0.0, 4)
+def _round(points: Fraction) -> float:
+    """Exact points as the float shown: rounded once, so full marks are exactly the maximum."""
+    return round(float(points), 4) + 0.0

@@ -12,7 +12,10 @@ import hashlib
 import importlib.util
 import json
 import sys
+import types
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from fractions import Fraction
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -26,7 +29,13 @@ RELEASE_FORMAT = 1
 
 @dataclass(frozen=True)
 class Case:
-    """One call of a graded function and what its result must satisfy."""
+    """One call of a graded function and what its result must satisfy.
+
+    A case with a `model` has the student's calls of other graded functions answered by that
+    model instead of the reference. What it expects then depends on which of those functions
+    the student's code really called (a correct function may compute J inline): `expect_when`
+    maps each set of called model functions to its expectation; `expect` is for all of them.
+    """
 
     function: str
     args: tuple[Any, ...]
@@ -34,6 +43,12 @@ class Case:
     name: str
     hidden: bool = False
     weight: float = 1.0
+    model: str | None = None
+    expect_when: Mapping[frozenset[str], Expectation] = field(default_factory=dict)
+
+    def expectation(self, called: frozenset[str]) -> Expectation:
+        """What the result must satisfy, given the graded functions the student's code called."""
+        return self.expect_when.get(called, self.expect) if self.expect_when else self.expect
 
 
 @dataclass(frozen=True)
@@ -48,6 +63,9 @@ class Assignment:
     provided: frozenset[str]
     time_limit: float = 5.0
     folder: Path = field(default=Path("."))
+    # By name: the functions that answer a model case's calls instead of the references. They
+    # run in the grader's process, like the references.
+    models: Mapping[str, Mapping[str, Callable[..., Any]]] = field(default_factory=dict)
 
     @property
     def functions(self) -> tuple[str, ...]:
@@ -64,10 +82,11 @@ class Assignment:
             if case.function == function and not (public_only and case.hidden)
         ]
 
-    def case_points(self, case: Case, public_only: bool = False) -> float:
-        """The points a case is worth: its function's points shared by weight."""
-        total = sum(c.weight for c in self.cases_of(case.function, public_only))
-        return self.points[case.function] * case.weight / total
+    def case_points(self, case: Case, public_only: bool = False) -> Fraction:
+        """The points a case is worth: its function's points shared by weight, exactly, so a
+        function whose cases all pass earns exactly its points."""
+        total = sum(Fraction(c.weight) for c in self.cases_of(case.function, public_only))
+        return Fraction(self.points[case.function]) * Fraction(case.weight) / total
 
     @property
     def fingerprint(self) -> str:
@@ -78,6 +97,19 @@ class Assignment:
             digest.update(str(path.relative_to(self.folder)).encode())
             digest.update(path.read_bytes())
         return digest.hexdigest()[:16]
+
+
+def substituted(function: types.FunctionType, names: Mapping[str, Any]) -> types.FunctionType:
+    """`function` with some of its global names bound to other values; its module is untouched."""
+    copy = types.FunctionType(
+        function.__code__,
+        {**function.__globals__, **names},
+        function.__name__,
+        function.__defaults__,
+        function.__closure__,
+    )
+    copy.__kwdefaults__ = function.__kwdefaults__
+    return copy
 
 
 def read_support(folder: Path, modules: tuple[str, ...], prelude: str) -> dict[str, Any]:

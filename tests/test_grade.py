@@ -44,7 +44,7 @@ def test_seed_public_cases_pass_for_a_correct_notebook(tmp_path, assignment):
     assert all(f["status"] == "passed" for f in result["functions"].values())
     names = [t["name"] for t in result["tests"]]
     assert "forward_propagation: forward_propagation(2, 4) is 8" in names
-    assert "gradient_check: gradient_check(2, 4) is 2.919e-10" in names
+    assert "gradient_check: gradient_check(2, 4): difference below 1e-7" in names
     assert any("corrected backward_propagation_n" in n for n in names)
     assert any("shipped backward_propagation_n" in n for n in names)
 
@@ -132,7 +132,8 @@ def test_a_case_that_never_returns_keeps_the_points_already_earned(tmp_path, ass
     # The child sends results in batches, but always before student code runs again.
     hangs_on_second_case = CHECK.replace(
         "    thetaplus = theta + epsilon",
-        "    while x == 3:\n        pass\n    thetaplus = theta + epsilon",
+        "    if backward_propagation(x, theta) != x:  # the second case answers θ\n"
+        "        while True:\n            pass\n    thetaplus = theta + epsilon",
     )
     files = {"hangs.ipynb": notebook(IMPORTS, FORWARD, BACKWARD, hangs_on_second_case, CHECK_N)}
     result = grade(tmp_path, dataclasses.replace(assignment, time_limit=1.0), files)["hangs"]

@@ -48,7 +48,8 @@ def bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("release") / "bundle"
     done = grader("release", str(REFERENCE), "--out", str(out))
     assert done.returncode == 0, done.stderr
-    assert "6 public cases (7 hidden cases left out)" in done.stdout
+    said = "5 public cases (9 hidden cases left out, and 1 public case answered by a model"
+    assert said in done.stdout
     return out
 
 
@@ -88,11 +89,13 @@ def _needles(value: Any) -> set[str]:
 def test_no_hidden_case_leaks(bundle: Path, assignment: Assignment) -> None:
     text = "\n".join(path.read_text(encoding="utf-8") for path in bundle.iterdir())
     hidden = [case for case in assignment.cases if case.hidden]
-    assert len(hidden) == 7
+    assert len(hidden) == 9
     needles: set[str] = set()
     for case in hidden:
-        assert isinstance(case.expect, Close)
-        needles |= _needles(list(case.args)) | _needles(case.expect.expected)
+        needles |= _needles(list(case.args))
+        for expect in (case.expect, *case.expect_when.values()):
+            if isinstance(expect, Close):
+                needles |= _needles(expect.expected)
     assert len(needles) > 100
     leaked = sorted(needle for needle in needles if needle in text)
     assert leaked == []
@@ -189,7 +192,8 @@ def test_blanking_refuses_broken_markers(source: str, problem: str) -> None:
 
 def test_released_bundle_loads_as_the_public_part(bundle: Path, assignment: Assignment) -> None:
     released = load_assignment(bundle)
-    public = [case for case in assignment.cases if not case.hidden]
+    # A case answered by a model needs the instructor's grader: it is not released.
+    public = [case for case in assignment.cases if not case.hidden and case.model is None]
     assert released.solution is None
     assert (released.name, released.title, released.time_limit) == (
         assignment.name, assignment.title, assignment.time_limit)  # fmt: skip
@@ -209,7 +213,7 @@ def test_released_bundle_loads_as_the_public_part(bundle: Path, assignment: Assi
 def test_solution_notebook_passes_and_blank_notebook_fails(bundle: Path) -> None:
     solved = grader("check", str(REFERENCE / "assignment.ipynb"), "--assignment", str(bundle))
     assert solved.returncode == 0, solved.stdout + solved.stderr
-    assert "All 6 public cases pass" in solved.stdout
+    assert "All 5 public cases pass" in solved.stdout
     blank = grader("check", str(bundle / "assignment.ipynb"), "--assignment", str(bundle))
     assert blank.returncode == 1
     assert blank.stdout.count("is a `None` placeholder still in your code?") >= 3

@@ -89,16 +89,32 @@ class Outbox:
             protocol.write_frames(self.fd, frames)
 
 
-def _stub(name: str, calls_in: int, outbox: Outbox, known: dict[str, Any]) -> Any:
-    """The reference `name`: answered from `known` when the call is one the reference solution
-    makes itself on the current case, else by the worker."""
+class CallState:
+    """What the stubs of one graded function know about the call being served: the answers
+    traced for it, the model the grader answers it with, and which references it has called."""
+
+    def __init__(self) -> None:
+        self.answers: dict[str, Any] = {}
+        self.model: str | None = None
+        self.called: set[str] = set()
+
+    def start(self, answers: dict[str, Any], model: str | None) -> None:
+        self.answers, self.model, self.called = answers, model, set()
+
+
+def _stub(name: str, calls_in: int, outbox: Outbox, state: CallState) -> Any:
+    """The reference `name`: answered from the call's traced answers when the call is one the
+    reference solution makes itself on the current case, else by the worker."""
 
     def call_reference(*args: Any, **kwargs: Any) -> Any:
+        state.called.add(name)
         encoded_args, encoded_kwargs = protocol.encode(list(args)), protocol.encode(kwargs)
-        answer = known.get(protocol.call_key(name, encoded_args, encoded_kwargs))
+        answer = state.answers.get(protocol.call_key(name, encoded_args, encoded_kwargs))
         if answer is not None:
             return protocol.decode(answer)
         message = {"type": "call", "name": name, "args": encoded_args, "kwargs": encoded_kwargs}
+        if state.model is not None:
+            message["model"] = state.model
         outbox.put(message)
         outbox.flush()
         reply = protocol.read_frame(calls_in)
@@ -147,9 +163,8 @@ def serve(
     """
     outbox = Outbox(results_out)
     baseline = _shared_state(watch)
-    # A function defined for its public calls serves its hidden ones, with the answers known for
-    # the calls of the phase at hand.
-    defined: dict[str, tuple[Any, dict[str, Any]]] = {}
+    # A function defined for its public calls serves its hidden ones.
+    defined: dict[str, tuple[Any, CallState]] = {}
     while (message := protocol.read_frame(calls_in)) is not None:
         if "type" not in message:
             continue  # the answer to a call the last function forged and never read
@@ -230,7 +245,7 @@ def _shared_state(watch: ModuleWatch) -> tuple:
 
 def _serve_function(
     base: dict,
-    defined: dict[str, tuple[Any, dict]],
+    defined: dict[str, tuple[Any, CallState]],
     message: dict,
     calls_in: int,
     outbox: Outbox,
@@ -239,22 +254,24 @@ def _serve_function(
     """Define the function in a namespace of its own, unless this child already has, and run
     its calls."""
     real_stdout = sys.stdout
-    target, known = defined.get(message["name"], (None, {}))
-    known.clear()
+    target, state = defined.get(message["name"], (None, CallState()))
     if target is None:
         namespace = dict(base)
         for name in message["rpc"]:
-            namespace[name] = _stub(name, calls_in, outbox, known)
+            namespace[name] = _stub(name, calls_in, outbox, state)
         try:
             target = define(namespace, message["chunks"], message["name"])
         except BaseException as error:  # noqa: BLE001 - any failure to define is reported
             outbox.put({"type": "defined", "error": describe_error(error)})
             return
-        defined[message["name"]] = target, known
-    known.update(message.get("answers") or {})
-    for args in message["calls"]:
+        defined[message["name"]] = target, state
+    for args, answers, model in zip(
+        message["calls"], message["answers"], message["models"], strict=True
+    ):
         outbox.flush()
+        state.start(answers, model)
         reply = _run_one(target, _arguments(args, shared), real_stdout)
+        reply["called"] = sorted(state.called)
         try:
             outbox.put(reply)
         except protocol.Unencodable as problem:

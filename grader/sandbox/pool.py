@@ -11,7 +11,7 @@ import queue
 import shutil
 import subprocess
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -42,6 +42,8 @@ class CallResult:
     value: Any = None
     error: dict | None = None
     stdout: str = ""
+    # The other graded functions the student's code called during this call.
+    called: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -68,6 +70,8 @@ class FunctionJob:
     answers: tuple[dict[str, Any], ...]
     # Per call: where its arguments are in `Setup.public_args`, or None: then they are sent.
     shared: tuple[int | None, ...]
+    # Per call: the model (a name in `Setup.models`) that answers its calls, or None.
+    models: tuple[str | None, ...]
 
 
 @dataclass
@@ -77,6 +81,9 @@ class Setup:
     modules: dict[str, str]
     prelude: str
     references: dict[str, Callable[..., Any]] = field(default_factory=dict)
+    # By model name, the functions that answer a model case's calls instead of the references.
+    # Like the references, they stay in the grader's process.
+    models: Mapping[str, Mapping[str, Callable[..., Any]]] = field(default_factory=dict)
     limits: dict[str, int] = field(default_factory=dict)
     # The arguments of the public cases, decoded once by each worker before its zygote exists,
     # so every child has them: a job names them instead of sending them. Never a hidden case.
@@ -114,7 +121,7 @@ class _Worker:
         self.scratch = ready.get("scratch")
 
     def run(
-        self, jobs: list[FunctionJob], references: dict[str, Callable[..., Any]]
+        self, jobs: list[FunctionJob], setup: Setup
     ) -> tuple[list[FunctionRun], tuple[str, ...]]:
         functions = ",".join(_job_json(j) for j in jobs)
         protocol.write_body(self.to_worker, f'{{"type":"job","functions":[{functions}]}}'.encode())
@@ -129,9 +136,11 @@ class _Worker:
             kind = message.get("type")
             if kind == "call":
                 budget -= 1
-                allowed = {n: f for n, f in references.items() if any(n in j.rpc for j in jobs)}
+                names = {name for job in jobs for name in job.rpc}
                 reply = (
-                    _answer(message, allowed, limit) if budget >= 0 else {"error": "too many calls"}
+                    _answer(message, _answering(setup, message, names), limit)
+                    if budget >= 0
+                    else {"error": "too many calls"}
                 )
                 try:
                     protocol.write_frame(self.to_worker, reply)
@@ -145,7 +154,7 @@ class _Worker:
                 message["results"] = [
                     _parsed(self.from_worker.next_body()) for _ in range(count)
                 ]
-                runs.append(_function_run(message, job.public, len(job.calls) > job.public))
+                runs.append(_function_run(message, job))
             elif kind == "job_done":
                 return runs, tuple(message.get("protections", ()))
 
@@ -176,7 +185,7 @@ _JOBS: dict[tuple, tuple[FunctionJob, str]] = {}
 def _job_json(job: FunctionJob) -> str:
     """A function's job message as JSON. All but its code is the same for every submission
     (the same case objects): that part is encoded once."""
-    key = (job.name, job.rpc, job.public, job.time_limit, job.shared)
+    key = (job.name, job.rpc, job.public, job.time_limit, job.shared, job.models)
     key += (*map(id, job.calls + job.answers),)
     hit = _JOBS.get(key)
     if hit is None:  # the job kept in the entry keeps its cases alive: their ids stay theirs
@@ -190,6 +199,7 @@ def _job_json(job: FunctionJob) -> str:
             "public": job.public,
             "time_limit": job.time_limit,
             "answers": list(job.answers),
+            "models": list(job.models),
         }
         hit = _JOBS[key] = (job, protocol.compact(fixed))
     return f'{hit[1][:-1]},"chunks":{protocol.compact(list(job.chunks))}}}'
@@ -207,7 +217,17 @@ def _encoded_call(args: tuple) -> tuple[Any, int]:
     return hit[1], hit[2]
 
 
-def _answer(message: dict, references: dict[str, Callable[..., Any]], limit: int) -> dict:
+def _answering(setup: Setup, message: dict, names: set[str]) -> dict[str, Callable[..., Any]]:
+    """The functions that may answer a child's call: the references of the job's functions,
+    or, for a call made under a model, that model's functions in their place."""
+    allowed = {name: f for name, f in setup.references.items() if name in names}
+    model = message.get("model")
+    if type(model) is str and model in setup.models:
+        allowed.update((n, f) for n, f in setup.models[model].items() if n in allowed)
+    return allowed
+
+
+def _answer(message: dict, references: Mapping[str, Callable[..., Any]], limit: int) -> dict:
     """Run a reference function for the child, on arguments decoded strictly.
 
     Arguments are numbers, numeric arrays and dicts of them, `limit` numbers in all: no string
@@ -262,7 +282,7 @@ def _parsed(body: bytes | None) -> dict:
         return {"error": {"type": "Ungradable", "message": "malformed result"}}
 
 
-def _function_run(message: dict, public: int, has_hidden: bool) -> FunctionRun:
+def _function_run(message: dict, job: FunctionJob) -> FunctionRun:
     """A function's run as the worker relayed it; every field the child wrote is checked.
 
     Results from the `public`-th on answer hidden cases: only what cannot encode a hidden
@@ -277,14 +297,17 @@ def _function_run(message: dict, public: int, has_hidden: bool) -> FunctionRun:
             value, error = None, {"type": "Ungradable", "message": "malformed value"}
         stdout = raw.get("stdout")
         stdout = _text(stdout, MAX_STDOUT_CHARS) if type(stdout) is str else ""
-        if index >= public:
+        called = raw.get("called")
+        called = frozenset(called if type(called) is list else ()).intersection(job.rpc)
+        if index >= job.public:
             stdout = ""
             if error is not None:
                 kind = error["type"] if error["type"] in HIDDEN_ERROR_TYPES else "Exception"
                 error = {"type": kind, "message": "", "where": ""}
-        results.append(CallResult(value, error, stdout))
+        results.append(CallResult(value, error, stdout, called))
     detail = message.get("detail", "")
-    if message["status"] == "crashed" and has_hidden and len(results) >= public:
+    has_hidden = len(job.calls) > job.public
+    if message["status"] == "crashed" and has_hidden and len(results) >= job.public:
         detail = HIDDEN_CRASH
     return FunctionRun(
         name=message["name"],
@@ -357,7 +380,7 @@ class WorkerPool:
         """Run one submission's functions in a worker; a dead worker is replaced."""
         worker = self.idle.get()
         try:
-            result = worker.run(jobs, self.setup.references)
+            result = worker.run(jobs, self.setup)
         except (SandboxUnavailable, protocol.ProtocolError, OSError):
             self._replace(worker)
             failed = [

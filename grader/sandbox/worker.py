@@ -205,7 +205,7 @@ class Worker:
             for function, report in zip(functions, reports, strict=True):
                 phase = slice(function["public"], None) if hidden else slice(function["public"])
                 calls = function["calls"][phase]
-                answers = {k: v for known in function["answers"][phase] for k, v in known.items()}
+                answers = (function["answers"][phase], function["models"][phase])
                 if not hidden or (calls and report["status"] == "ok"):
                     batch.append((function, calls, answers, report))
             child = self.run_batch(child, batch)
@@ -226,7 +226,7 @@ class Worker:
         return self.spawn()
 
     def run_batch(
-        self, child: Child | None, batch: list[tuple[dict, list, dict, dict]]
+        self, child: Child | None, batch: list[tuple[dict, list, tuple[list, list], dict]]
     ) -> Child | None:
         """Send functions and their calls to a child in one message; replace it if it fails.
 
@@ -244,8 +244,9 @@ class Worker:
                     "rpc": f["rpc"],
                     "calls": calls,
                     "answers": answers,
+                    "models": models,
                 }
-                for f, calls, answers, _ in batch
+                for f, calls, (answers, models), _ in batch
             ]
             try:
                 _write_child(child.calls_w, {"type": "functions", "functions": specs}, deadline)

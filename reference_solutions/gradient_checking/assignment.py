@@ -3,6 +3,8 @@
 Expected values are computed here, in the grader's process, by the reference solution.
 """
 
+import itertools
+import math
 from pathlib import Path
 
 import numpy as np
@@ -10,8 +12,8 @@ import provided
 import solution
 from testCases import gradient_check_n_test_case
 
-from grader.compare import Close, Within
-from grader.spec import Assignment, Case, read_support
+from grader.compare import Close, Expectation, Within
+from grader.spec import Assignment, Case, read_support, substituted
 
 POINTS = {
     "forward_propagation": 10,
@@ -19,6 +21,13 @@ POINTS = {
     "gradient_check": 40,
     "gradient_check_n": 40,
 }
+# The exercise's own rule for gradient_check: with J = θx the true difference is 0, and what a
+# correct implementation returns is rounding noise whose bits depend on how it is written.
+CHECK_LIMIT = 1e-7
+CHECK_WHY = (
+    "For J = θx the centred difference is exact, so a correct gradient_check returns only "
+    "rounding noise, below 1e-7; a larger value means gradapprox or the difference is wrong."
+)
 NOISE_LIMIT = 2e-7
 NOISE_WHY = (
     "With correct gradients the difference is only rounding noise (about 1.2e-7 on the test "
@@ -29,6 +38,33 @@ HIDDEN_SEED = 20171102
 # dominates rounding noise, so every correct implementation returns the same value to ~1e-7
 # relative, while a one-sided difference or a halved denominator is off by orders of magnitude.
 HIDDEN_EPSILON = 1e-3
+# For J = xθ³ the centred difference's truncation error is x·ε², the one-sided one 3xθ·ε: with
+# ε = 1e-2 the correct difference (about ε²/6θ²) is far above rounding noise and a one-sided
+# difference is a thousand times larger.
+CUBIC_EPSILON = 1e-2
+
+
+def _derivative_wrt_x(x: float, theta: float) -> float:
+    """A wrong backward_propagation: the derivative of θx with respect to x, not θ."""
+    return theta
+
+
+def _cubic_forward(x: float, theta: float) -> float:
+    """J = xθ³: a model whose centred difference has a known truncation error."""
+    return x * theta**3
+
+
+def _cubic_backward(x: float, theta: float) -> float:
+    return 3 * x * theta**2
+
+
+# Answers to the student's own calls of forward_propagation and backward_propagation, so that
+# the formula of gradient_check shows in its result: with a wrong gradient the difference is
+# large and exact; with J = xθ³ and a larger epsilon a one-sided difference is far off.
+MODELS = {
+    "wrong_gradient": {"backward_propagation": _derivative_wrt_x},
+    "cubic": {"forward_propagation": _cubic_forward, "backward_propagation": _cubic_backward},
+}
 
 
 def _exact(
@@ -41,6 +77,39 @@ def _exact(
 ) -> Case:
     expected = getattr(solution, function)(*args)
     return Case(function, args, Close(expected, rtol=rtol), name, hidden, weight)
+
+
+def _checked(value: float, rtol: float) -> Expectation:
+    """A gradient_check result: rounding noise is judged by the exercise's rule, anything
+    larger must be the value itself."""
+    if value < CHECK_LIMIT:
+        return Within(0.0, CHECK_LIMIT, CHECK_WHY)
+    return Close(value, rtol=rtol)
+
+
+def _gradient_check_case(
+    args: tuple,
+    name: str,
+    model: str | None = None,
+    hidden: bool = False,
+    weight: float = 1.0,
+    rtol: float = 1e-6,
+) -> Case:
+    """A gradient_check case; with a model, what it expects for each set of the model's
+    functions the student's code calls (the others it computes inline, with J = θx)."""
+    if model is None:
+        expect = _checked(solution.gradient_check(*args), rtol)
+        return Case("gradient_check", args, expect, name, hidden, weight)
+    answers = MODELS[model]
+    expect_when = {
+        frozenset(called): _checked(
+            substituted(solution.gradient_check, {n: answers[n] for n in called})(*args), rtol
+        )
+        for size in range(len(answers) + 1)
+        for called in itertools.combinations(sorted(answers), size)
+    }
+    every = expect_when[frozenset(answers)]
+    return Case("gradient_check", args, every, name, hidden, weight, model, expect_when)
 
 
 def _network(rng: np.random.Generator, m: int) -> tuple[np.ndarray, np.ndarray, dict]:
@@ -78,37 +147,58 @@ def _gradient_check_n_cases(rng: np.random.Generator) -> list[Case]:
     expected = Close(solution.gradient_check_n(*args), rtol=1e-5)
     name = f"another network and epsilon={HIDDEN_EPSILON:g}"
     cases.append(Case("gradient_check_n", args, expected, name, hidden=True, weight=2))
+    X, Y, parameters = _network(rng, m=4)
+    wrong = _gradients(X, Y, parameters)
+    wrong["dW3"] = wrong["dW3"] * 1.5
+    args = (parameters, wrong, X, Y)
+    expected = Close(solution.gradient_check_n(*args), rtol=1e-6)
+    name = "another network, one gradient wrong"
+    cases.append(Case("gradient_check_n", args, expected, name, hidden=True))
     return cases
 
 
 def _gradient_check_cases(rng: np.random.Generator) -> list[Case]:
-    cases = [
-        _exact("gradient_check", (2, 4), "gradient_check(2, 4) is 2.919e-10", rtol=1e-4),
-        _exact("gradient_check", (3, 4), "gradient_check(3, 4) is 7.814e-11", rtol=1e-4),
+    # x and θ of one sign: with opposite signs, |θ - x| / (|θ| + |x|) is 1 whatever the factor
+    # on x, and a gradapprox missing its 2 would pass.
+    x = _scalar(rng)
+    theta = math.copysign(_scalar(rng), x)
+    x_cubic, theta_cubic = _scalar(rng), _scalar(rng)
+    return [
+        _gradient_check_case((2, 4), "gradient_check(2, 4): difference below 1e-7"),
+        _gradient_check_case(
+            (2, 4),
+            "gradient_check(2, 4) with a wrong backward_propagation (it returns θ): "
+            "the difference is 1/3",
+            model="wrong_gradient",
+        ),
+        _gradient_check_case((x, theta), "other scalar (x, θ)", hidden=True),
+        _gradient_check_case(
+            (x, theta), "other scalar (x, θ), wrong gradient", "wrong_gradient", hidden=True
+        ),
+        _gradient_check_case(
+            (x_cubic, theta_cubic, CUBIC_EPSILON),
+            f"another J(θ) and epsilon={CUBIC_EPSILON:g}",
+            "cubic",
+            hidden=True,
+            rtol=1e-4,
+        ),
     ]
-    draws = [(float(rng.uniform(-5, 5)), float(rng.uniform(-5, 5)))]
-    draws.append((rng.uniform(-3, 3, 4), float(rng.uniform(0.5, 5))))
-    for x, theta in draws:
-        if solution.gradient_check(x, theta) > 0:
-            kind = "an array x" if isinstance(x, np.ndarray) else "other scalar (x, θ)"
-            cases.append(
-                _exact("gradient_check", (x, theta), kind, hidden=True, rtol=1e-4, weight=1.5)
-            )
-    return cases
+
+
+def _scalar(rng: np.random.Generator) -> float:
+    """A real number away from 0, of either sign: inside the 1-D functions' domain."""
+    return float(rng.choice([-1.0, 1.0]) * rng.uniform(0.5, 4))
 
 
 def build(folder: Path) -> Assignment:
     """The Gradient Checking assignment, with hidden cases drawn from a fixed seed."""
     rng = np.random.default_rng(HIDDEN_SEED)
-    x_hidden = (float(rng.uniform(-5, 5)), float(rng.uniform(-5, 5)))
-    x_array = (rng.uniform(-3, 3, (2, 3)), float(rng.uniform(-3, 3)))
+    scalars = [(_scalar(rng), _scalar(rng)) for _ in range(2)]
     cases = [
         _exact("forward_propagation", (2, 4), "forward_propagation(2, 4) is 8", weight=2),
-        _exact("forward_propagation", x_hidden, "other scalar (x, θ)", hidden=True),
-        _exact("forward_propagation", x_array, "an array x", hidden=True),
+        *(_exact("forward_propagation", args, "other scalar (x, θ)", True) for args in scalars),
         _exact("backward_propagation", (2, 4), "backward_propagation(2, 4) is 2", weight=2),
-        _exact("backward_propagation", x_hidden, "other scalar (x, θ)", hidden=True),
-        _exact("backward_propagation", x_array, "an array x", hidden=True),
+        *(_exact("backward_propagation", args, "other scalar (x, θ)", True) for args in scalars),
         *_gradient_check_cases(rng),
         *_gradient_check_n_cases(rng),
     ]
@@ -119,5 +209,6 @@ def build(folder: Path) -> Assignment:
         cases=tuple(cases),
         solution=solution,
         folder=folder,
+        models=MODELS,
         **read_support(folder, ("gc_utils", "testCases"), "provided.py"),
     )
