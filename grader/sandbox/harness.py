@@ -61,14 +61,27 @@ def _where(error: BaseException) -> str:
     return f"{last.filename}, line {last.lineno}" + (f": {last.line}" if last.line else "")
 
 
-def describe_error(error: BaseException) -> dict:
-    """Type, message and place of an exception, robust to hostile exception objects."""
+def describe_error(error: BaseException, unavailable: dict[str, str] | None = None) -> dict:
+    """Type, message and place of an exception, robust to hostile exception objects.
+
+    A name left unbound because its import failed (`unavailable`: name -> why) is reported as
+    the missing module it is, not as a NameError.
+    """
     try:
         message = str(error)[:2000]
     except BaseException:  # noqa: BLE001 - a hostile __str__ must not escape
         message = ""
     name = type(error).__name__ if isinstance(type(error).__name__, str) else "Exception"
+    missing = getattr(error, "name", None) if type(error) is NameError else None
+    if unavailable and type(missing) is str and missing in unavailable:
+        name, message = "ModuleNotFoundError", (
+            f"`{missing}` is not available to graded code ({unavailable[missing]}); "
+            f"available: {AVAILABLE}"
+        )
     return {"type": name[:100], "message": message, "where": _where(error)[:500]}
+
+
+AVAILABLE = "numpy, Python's standard library and the modules the assignment provides"
 
 
 class Outbox:
@@ -91,12 +104,14 @@ class Outbox:
 
 class CallState:
     """What the stubs of one graded function know about the call being served: the answers
-    traced for it, the model the grader answers it with, and which references it has called."""
+    traced for it, the model the grader answers it with, and which references it has called;
+    and the names its imports could not bind."""
 
     def __init__(self) -> None:
         self.answers: dict[str, Any] = {}
         self.model: str | None = None
         self.called: set[str] = set()
+        self.unavailable: dict[str, str] = {}
 
     def start(self, answers: dict[str, Any], model: str | None) -> None:
         self.answers, self.model, self.called = answers, model, set()
@@ -128,8 +143,11 @@ def _stub(name: str, calls_in: int, outbox: Outbox, state: CallState) -> Any:
     return call_reference
 
 
-def define(namespace: dict, chunks: list[dict], function: str) -> Any:
-    """Execute the extracted chunks and return the graded function object."""
+def define(namespace: dict, chunks: list[dict], function: str, unavailable: dict[str, str]) -> Any:
+    """Execute the extracted chunks and return the graded function object.
+
+    An optional import that fails leaves its names unbound, and says why in `unavailable`.
+    """
     for chunk in chunks:
         filename = f"cell {chunk['cell']}"
         source = "\n" * (chunk["first_line"] - 1) + chunk["code"]
@@ -137,13 +155,27 @@ def define(namespace: dict, chunks: list[dict], function: str) -> Any:
         code = compile(source, filename, "exec", dont_inherit=True)
         try:
             exec(code, namespace)
-        except ImportError:
+        except ImportError as error:
             if not chunk.get("optional"):
                 raise
+            reason = str(error)[:200]
+            unavailable.update(dict.fromkeys(_imported_names(chunk["code"]), reason))
     target = namespace.get(function)
     if not callable(target):
         raise NameError(f"`{function}` is not defined as a function")
     return target
+
+
+def _imported_names(code: str) -> set[str]:
+    """The names the import statements of `code` bind."""
+    import ast  # only when an import has failed
+
+    return {
+        (alias.asname or alias.name).split(".")[0]
+        for node in ast.walk(ast.parse(code))
+        if isinstance(node, ast.Import | ast.ImportFrom)
+        for alias in node.names
+    }
 
 
 def serve(
@@ -260,9 +292,9 @@ def _serve_function(
         for name in message["rpc"]:
             namespace[name] = _stub(name, calls_in, outbox, state)
         try:
-            target = define(namespace, message["chunks"], message["name"])
+            target = define(namespace, message["chunks"], message["name"], state.unavailable)
         except BaseException as error:  # noqa: BLE001 - any failure to define is reported
-            outbox.put({"type": "defined", "error": describe_error(error)})
+            outbox.put({"type": "defined", "error": describe_error(error, state.unavailable)})
             return
         defined[message["name"]] = target, state
     for args, answers, model in zip(
@@ -270,7 +302,7 @@ def _serve_function(
     ):
         outbox.flush()
         state.start(answers, model)
-        reply = _run_one(target, _arguments(args, shared), real_stdout)
+        reply = _run_one(target, _arguments(args, shared), real_stdout, state.unavailable)
         reply["called"] = sorted(state.called)
         try:
             outbox.put(reply)
@@ -296,7 +328,7 @@ def _fresh(value: Any) -> Any:
     return value
 
 
-def _run_one(target: Any, args: list, real_stdout: Any) -> dict:
+def _run_one(target: Any, args: list, real_stdout: Any, unavailable: dict[str, str]) -> dict:
     """Call the function once; the reply carries its value or error, and its output."""
     output = CappedOutput()
     sys.stdout = output
@@ -306,7 +338,7 @@ def _run_one(target: Any, args: list, real_stdout: Any) -> dict:
     except protocol.Unencodable as problem:
         reply = {"type": "result", "error": {"type": "Ungradable", "message": str(problem)}}
     except BaseException as error:  # noqa: BLE001 - student errors cost the case only
-        reply = {"type": "result", "error": describe_error(error)}
+        reply = {"type": "result", "error": describe_error(error, unavailable)}
     finally:
         sys.stdout = real_stdout
     reply["stdout"] = output.text()
