@@ -78,12 +78,17 @@ def test_hard_coded_answers_fail_every_hidden_case(sample_results):
     tests = results["kevin_obrien"]["tests"]
     hidden = [t for t in tests if t["visibility"] != "visible"]
     assert hidden and all(t["status"] == "failed" for t in hidden)
-    assert results["kevin_obrien"]["score"] < 30
+    # Each hard-coded function returns one value for every input: it earns nothing, public
+    # cases included (it kept 28 points from them before that rule).
+    assert results["kevin_obrien"]["score"] == 0
 
 
 def test_one_sided_and_halved_differences_are_caught(sample_results):
     _, results = sample_results
     assert results["carlos_mendez"]["functions"]["gradient_check_n"]["status"] == "failed"
+    # Its one-sided difference passes only the range of the corrected test case, which counts
+    # only with a case that pins the value.
+    assert results["carlos_mendez"]["functions"]["gradient_check_n"]["score"] == 0
     assert results["diana_okafor"]["functions"]["gradient_check_n"]["score"] == 0
 
 
