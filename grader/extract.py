@@ -1,7 +1,9 @@
 """Extract each graded function, with what it needs, from a submission's code cells.
 
-A graded function's program is: the imports and the student's own helpers it uses from other
-cells, then the definitions of its graded cell. Statements that run code are left out.
+A graded function gets what Jupyter would have bound when the notebook ran top to bottom, as
+far as the function uses it: its definition and every top-level statement binding a name it
+reads, directly or through the names those statements read, in notebook order. Statements
+that bind nothing it needs (test calls, prints, plots) are left out, so they never run.
 """
 
 from __future__ import annotations
@@ -10,22 +12,24 @@ import ast
 import builtins
 import functools
 import re
+import symtable
 from dataclasses import dataclass
 from typing import Any
 
+from grader.ipython_syntax import cell_magic, is_python, neutralise
 from grader.read import Cell
 
 _MARKER = re.compile(r"^\s*#\s*graded\s*function\b[\s:]*([A-Za-z_]\w*)?", re.I | re.M)
-_MAGIC = re.compile(r"^([ \t]*)(?:[%!]|\w+\s*=\s*[%!]|[\w.]+\?\??[ \t]*$).*$", re.M)
 _BUILTINS = frozenset(dir(builtins))
 _IDENTIFIER = re.compile(r"[^\W\d]\w*")
 _DEF = re.compile(r"^(?:async[ \t]+)?def[ \t]+([^\W\d]\w*)[ \t]*\(", re.M)
-_HEAD = re.compile(
-    r"^(?:(?:async[ \t]+)?def|class)[ \t]+([^\W\d]\w*)"
-    r"|^([^\W\d]\w*)[ \t]*(?::[^\n=]*)?=(?!=)"
-    r"|^((?:from|import)[ \t][^\n(]*(?:\([^)]*\))?)",
-    re.M,
-)
+_STAR_IMPORT = re.compile(r"^[ \t]*from[ \t]+[\w.]+[ \t]+import[ \t]*\*", re.M)
+# Statements that may leave a name they bind as it was (a branch not taken, an empty loop) or
+# change it from its old value: whoever needs them needs that name's earlier binding too.
+_REBINDING = (
+    ast.AugAssign, ast.If, ast.For, ast.AsyncFor, ast.While, ast.With, ast.AsyncWith, ast.Try,
+    ast.TryStar, ast.Match,
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -46,26 +50,74 @@ class Extraction:
     code: str = ""
     chunks: tuple[Chunk, ...] = ()
     message: str = ""
+    note: str = ""  # which of several definitions was graded, and why
 
 
-class _ParsedCell:
-    """A code cell, parsed only when something in it is needed."""
+def strip_magics(source: str) -> str:
+    """The cell as Python: IPython magics, shell escapes and help become `pass`, keeping lines."""
+    return neutralise(source)
 
-    def __init__(self, cell: Cell) -> None:
-        self.cell = cell
-        self.source, markers, self.heads, self.functions = _cached(_read_cell, cell.source)
-        self.marker_names = list(markers)
 
-    @functools.cached_property
-    def parsed(self) -> _Parsed:
-        return _cached(_parse, self.source)
+# --- One cell, read and parsed once per distinct text ------------------------------------------
 
-    @property
-    def tree(self) -> ast.Module | None:
-        return self.parsed.tree
 
-    def defines(self, name: str) -> bool:
-        return name in self.functions
+@dataclass(frozen=True)
+class _Statement:
+    """A top-level statement: its lines, the names it binds, and what kind of binding it is."""
+
+    first_line: int  # its first decorator's, for a decorated definition
+    last_line: int
+    binds: frozenset[str]
+    kind: str  # "definition" (def, class), "import", "star" (from m import *) or "other"
+    rereads: bool = False  # `x += 1`, or an `if`/`for`/`try` that may leave a name as it was
+
+
+@dataclass(frozen=True)
+class _Uses:
+    """The global names a statement reads: when it runs (`now`), and later, when a function it
+    defines is called (`later`); and the globals its functions assign (`writes`)."""
+
+    now: frozenset[str]
+    later: frozenset[str]
+    writes: frozenset[str]
+
+
+class _Parsed:
+    """A cell's top-level statements, or the reason it has none. What each statement reads is
+    found the first time it is asked for, as most statements are never needed."""
+
+    def __init__(self, source: str) -> None:
+        self.lines = source.splitlines()
+        self.error: SyntaxError | None = None
+        self.statements: tuple[_Statement, ...] = ()
+        self.binders: dict[str, list[int]] = {}
+        self.stars: list[int] = []
+        self._uses: dict[int, _Uses] = {}
+        try:
+            tree = ast.parse(source)
+        except SyntaxError as problem:
+            self.error = problem
+            return
+        except ValueError as problem:  # e.g. a NUL byte in the source
+            self.error = SyntaxError(str(problem))
+            return
+        except (RecursionError, MemoryError):
+            self.error = SyntaxError("the code is nested too deeply to be read")
+            return
+        walrus = ":=" in source
+        self.statements = tuple(_statement(node, walrus) for node in tree.body)
+        for index, statement in enumerate(self.statements):
+            for name in statement.binds:
+                self.binders.setdefault(name, []).append(index)
+        self.stars = [i for i, s in enumerate(self.statements) if s.kind == "star"]
+
+    def uses(self, index: int) -> _Uses:
+        found = self._uses.get(index)
+        if found is None:
+            statement = self.statements[index]
+            segment = "\n".join(self.lines[statement.first_line - 1 : statement.last_line])
+            found = self._uses[index] = _uses(segment, statement)
+        return found
 
 
 # Cells repeat across a class (the template's own cells, test calls): each text is read once.
@@ -78,50 +130,200 @@ def _cached(function: Any, text: str) -> Any:
 
 
 @functools.lru_cache(maxsize=1024)
-def _read_cell(
-    text: str,
-) -> tuple[str, tuple[str | None, ...], frozenset[str], frozenset[str]]:
-    """The cell without magics, its marker names, the names its top level may bind, and the
-    functions it defines at top level."""
+def _read_cell(text: str) -> tuple[str, tuple[str | None, ...], frozenset[str]]:
+    """The cell as Python, its marker names, and the functions it defines at top level."""
     source = strip_magics(text)
     markers = tuple(m.group(1) for m in _MARKER.finditer(source))
-    heads = set()
-    for match in _HEAD.finditer(source):
-        defined, assigned, imported = match.groups()
-        heads.update(_IDENTIFIER.findall(imported) if imported else [defined or assigned])
-    return source, markers, frozenset(heads), frozenset(_DEF.findall(source))
-
-
-@dataclass(frozen=True)
-class _Parsed:
-    """A cell's syntax tree (shared, never modified) or the reason it has none, and, by name,
-    the last top-level import or helper definition binding each name."""
-
-    tree: ast.Module | None
-    error: SyntaxError | None
-    providers: dict[str, ast.stmt]
+    return source, markers, frozenset(_DEF.findall(source))
 
 
 @functools.lru_cache(maxsize=1024)
 def _parse(source: str) -> _Parsed:
+    return _Parsed(source)
+
+
+def _statement(node: ast.stmt, walrus: bool) -> _Statement:
+    decorators = getattr(node, "decorator_list", [])
+    first = min([node.lineno] + [d.lineno for d in decorators])
+    if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+        return _Statement(first, node.end_lineno, frozenset({node.name}), "definition")
+    if isinstance(node, ast.Import | ast.ImportFrom):
+        names = {(alias.asname or alias.name).split(".")[0] for alias in node.names}
+        kind = "star" if "*" in names else "import"
+        return _Statement(first, node.end_lineno, frozenset(names - {"*"}), kind)
+    if isinstance(node, ast.Assign) and not walrus:
+        names = set().union(*map(_target_names, node.targets))
+    elif isinstance(node, ast.AugAssign | ast.AnnAssign) and not walrus:
+        names = _target_names(node.target) if node.value is not None else set()
+    elif isinstance(node, ast.Expr) and not walrus:
+        names = set()
+    else:
+        names = _bound_anywhere(node)
+    rereads = isinstance(node, _REBINDING)
+    return _Statement(first, node.end_lineno, frozenset(names), "other", rereads)
+
+
+def _target_names(target: ast.expr) -> set[str]:
+    """The names an assignment target binds, or changes in place (`cfg["eps"] = ...`)."""
+    if isinstance(target, ast.Name):
+        return {target.id}
+    if isinstance(target, ast.Tuple | ast.List):
+        return set().union(*map(_target_names, target.elts))
+    if isinstance(target, ast.Starred):
+        return _target_names(target.value)
+    while isinstance(target, ast.Attribute | ast.Subscript):
+        target = target.value
+    return {target.id} if isinstance(target, ast.Name) else set()
+
+
+def _bound_anywhere(node: ast.AST) -> set[str]:
+    """The module-level names a compound statement binds in any of its branches."""
+    names: set[str] = set()
+    stack = [node]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            names.add(node.name)
+            continue
+        if isinstance(node, ast.Lambda | ast.ListComp | ast.SetComp | ast.DictComp):
+            continue  # their names are their own
+        if isinstance(node, ast.GeneratorExp):
+            continue
+        if isinstance(node, ast.Import | ast.ImportFrom):
+            names.update((a.asname or a.name).split(".")[0] for a in node.names if a.name != "*")
+        elif isinstance(node, ast.Name | ast.Attribute | ast.Subscript | ast.Starred) and (
+            isinstance(node.ctx, ast.Store | ast.Del)
+        ):
+            names.update(_target_names(node))
+            continue
+        elif isinstance(node, ast.NamedExpr):
+            names.add(node.target.id)
+        elif isinstance(node, ast.ExceptHandler | ast.MatchAs | ast.MatchStar) and node.name:
+            names.add(node.name)
+        stack.extend(ast.iter_child_nodes(node))
+    return names
+
+
+def _uses(segment: str, statement: _Statement) -> _Uses:
+    """What a statement reads, from the compiler's own symbol tables: a function's parameters
+    and locals are not globals, so a test cell's `x = 2` is not taken for its `x`."""
     try:
-        tree = ast.parse(source)
-    except SyntaxError as problem:
-        return _Parsed(None, problem, {})
-    except ValueError as problem:  # e.g. a NUL byte in the source
-        return _Parsed(None, SyntaxError(str(problem)), {})
-    except (RecursionError, MemoryError):
-        return _Parsed(None, SyntaxError("the code is nested too deeply to be read"), {})
-    providers: dict[str, ast.stmt] = {}
-    for node in tree.body:
-        if isinstance(node, ast.Import | ast.ImportFrom) or _is_definition(node, helpers=True):
-            providers.update(dict.fromkeys(_bound_names(node), node))
-    return _Parsed(tree, None, providers)
+        table = symtable.symtable(segment, "cell", "exec")
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        words = frozenset(_IDENTIFIER.findall(segment))
+        return _Uses(words, words, frozenset())
+    now = {symbol.get_name() for symbol in table.get_symbols() if symbol.is_referenced()}
+    if statement.rereads:
+        now |= statement.binds
+    later: set[str] = set()
+    writes: set[str] = set()
+    nested = table.get_children()
+    while nested:
+        scope = nested.pop()
+        nested.extend(scope.get_children())
+        for symbol in scope.get_symbols():
+            if symbol.is_global() and (symbol.is_referenced() or symbol.is_assigned()):
+                later.add(symbol.get_name())
+            if symbol.is_declared_global() and symbol.is_assigned():
+                writes.add(symbol.get_name())
+    # A nested scope may run at once (a comprehension, a class body, a function called here)
+    # or later: its globals are needed at both times.
+    return _Uses(frozenset(now | later), frozenset(later), frozenset(writes))
 
 
-def strip_magics(source: str) -> str:
-    """Replace IPython magics, shell escapes and `?` help with `pass`, keeping line numbers."""
-    return _MAGIC.sub(lambda m: f"{m.group(1)}pass", source.replace("\r\n", "\n"))
+# --- The notebook -------------------------------------------------------------------------------
+
+
+class _Cell:
+    """A code cell as Jupyter runs it, parsed only when something in it is needed."""
+
+    def __init__(self, cell: Cell, index: int) -> None:
+        self.cell, self.index = cell, index
+        self.source, self.marker_names, self.functions = _cached(_read_cell, cell.source)
+
+    @functools.cached_property
+    def parsed(self) -> _Parsed:
+        return _cached(_parse, self.source)
+
+    def defines(self, name: str) -> bool:
+        return name in self.functions
+
+
+Place = tuple[int, int]  # (cell index, statement index): a statement's position in the notebook
+
+
+class _Notebook:
+    """The cells in order, and which statement binds a name as of any point in the notebook."""
+
+    def __init__(self, cells: tuple[Cell, ...], assignment_names: frozenset[str]) -> None:
+        self.cells = [_Cell(cell, index) for index, cell in enumerate(cells)]
+        self.end: Place = (len(self.cells), 0)
+        self.assignment_names = assignment_names  # never a student's helper that sets globals
+        self._mentions: dict[str, list[_Cell]] = {}
+        self._writers: dict[str, frozenset[str]] = {}
+        self._stars: list[Place] | None = None
+
+    def uses(self, place: Place) -> _Uses:
+        return self.cells[place[0]].parsed.uses(place[1])
+
+    def statement(self, place: Place) -> _Statement:
+        return self.cells[place[0]].parsed.statements[place[1]]
+
+    def mentions(self, *names: str) -> list[_Cell]:
+        """The cells whose text contains one of the names: the only ones that can bind them."""
+        if len(names) > 1:
+            return [c for c in self.cells if any(name in c.source for name in names)]
+        found = self._mentions.get(names[0])
+        if found is None:
+            found = self._mentions[names[0]] = [c for c in self.cells if names[0] in c.source]
+        return found
+
+    def last_binding(
+        self, name: str, before: Place, within: _Cell | None = None, definitions_only: bool = False
+    ) -> Place | None:
+        """The last statement before `before` that binds `name` (only in `within`, if given),
+        counting a call to a student's function that assigns it as a `global`."""
+        writers = frozenset() if within or definitions_only else self.writers(name)
+        for cell in reversed([within] if within else self.mentions(name, *writers)):
+            if cell.index > before[0]:
+                continue
+            parsed = cell.parsed
+            limit = before[1] if cell.index == before[0] else len(parsed.statements)
+            for index in range(limit - 1, -1, -1):
+                statement = parsed.statements[index]
+                if definitions_only and statement.kind not in ("definition", "import"):
+                    continue
+                if name in statement.binds or (
+                    writers and statement.kind == "other" and writers & parsed.uses(index).now
+                ):
+                    return cell.index, index
+        return None
+
+    def writers(self, name: str) -> frozenset[str]:
+        """The student's functions that assign `name` as a `global`: calling one binds it."""
+        found = self._writers.get(name)
+        if found is None:
+            found = self._writers[name] = frozenset(
+                function
+                for cell in self.mentions(name)
+                if "global" in cell.source
+                for index, statement in enumerate(cell.parsed.statements)
+                if statement.kind == "definition"
+                for function in statement.binds - self.assignment_names
+                if name in cell.parsed.uses(index).writes
+            )
+        return found
+
+    def star_imports(self, before: Place) -> list[Place]:
+        """The `from m import *` statements before `before`."""
+        if self._stars is None:
+            self._stars = [
+                (cell.index, index)
+                for cell in self.cells
+                if "*" in cell.source and _STAR_IMPORT.search(cell.source)
+                for index in cell.parsed.stars
+            ]
+        return [place for place in self._stars if place < before]
 
 
 def extract(
@@ -135,54 +337,18 @@ def extract(
     Calls to the graded functions in `referenced` (default: all) are answered by a reference,
     so they are not extracted; other graded functions come from the student's own cells.
     """
-    external = graded if referenced is None else referenced
-    parsed = [_ParsedCell(cell) for cell in cells]
-    binders: dict[str, list[_ParsedCell]] = {}
-    for cell in parsed:
-        for name in cell.heads:
-            binders.setdefault(name, []).append(cell)
-    return {name: _extract_one(name, parsed, binders, external, provided) for name in graded}
+    external = frozenset(graded if referenced is None else referenced) | provided
+    notebook = _Notebook(cells, frozenset(graded) | provided)
+    return {name: _extract_one(name, notebook, external) for name in graded}
 
 
-def _graded_cell(name: str, parsed: list[_ParsedCell]) -> _ParsedCell | None:
-    marked = [p for p in parsed if name in p.marker_names]
-    for choice in (
-        [p for p in marked if p.defines(name)],
-        [p for p in parsed if None in p.marker_names and p.defines(name)],
-        [p for p in parsed if p.defines(name)],
-    ):
-        if choice:
-            return choice[-1]
-    return None
-
-
-def _provider(name: str, binders: dict[str, list[_ParsedCell]], home: _ParsedCell) -> tuple | None:
-    """The last top-level import or helper definition of `name` outside the graded cell."""
-    for cell in reversed(binders.get(name, ())):
-        node = cell.parsed.providers.get(name) if cell is not home else None
-        if node is not None:
-            return cell, node
-    return None
-
-
-def _extract_one(
-    name: str,
-    parsed: list[_ParsedCell],
-    binders: dict[str, list[_ParsedCell]],
-    graded: tuple[str, ...],
-    provided: frozenset[str],
-) -> Extraction:
-    home = _graded_cell(name, parsed)
+def _extract_one(name: str, notebook: _Notebook, external: frozenset[str]) -> Extraction:
+    home, reason = _graded_cell(name, notebook.cells)
     if home is None:
-        return Extraction(
-            name,
-            "missing",
-            message=f"No function named `{name}` was found: keep the cell that starts with "
-            f"`# GRADED FUNCTION: {name}` and define `def {name}(...)` in it.",
-        )
+        return Extraction(name, "missing", message=_missing_message(name, notebook.cells))
     number = home.cell.number
-    if home.tree is None:
-        error = home.parsed.error
+    error = home.parsed.error
+    if error is not None:
         return Extraction(
             name,
             "syntax_error",
@@ -192,80 +358,140 @@ def _extract_one(
             + (f", line {error.lineno}" if error.lineno else "")
             + f": {error.msg}",
         )
-    kept = [node for node in home.tree.body if _is_definition(node)]
-    own = set().union(*(_bound_names(node) for node in kept))
-    needed = _free_names(kept, home) - own - _BUILTINS
-    external = (provided | set(graded)) - own
-    chunks = _dependencies(needed - external, binders, home, external)
-    chunks.extend(_chunk(home, node) for node in kept)
-    return Extraction(name, "found", cell=number, code=home.cell.source, chunks=tuple(chunks))
+    places = _Program(notebook, home, name, external).places()
+    return Extraction(
+        name,
+        "found",
+        cell=number,
+        code=home.cell.source,
+        chunks=_chunks(notebook, places),
+        note=_redefinition_note(name, home, reason, notebook.cells),
+    )
 
 
-def _dependencies(
-    wanted: set[str],
-    binders: dict[str, list[_ParsedCell]],
-    home: _ParsedCell,
-    external: set[str],
-) -> list[Chunk]:
-    """Imports and helper definitions from other cells that the graded code uses, transitively."""
-    taken: dict[int, Chunk] = {}
-    queue, seen = list(wanted & binders.keys()), set()
-    while queue:
-        name = queue.pop()
-        if name in seen:
-            continue
-        seen.add(name)
-        found = _provider(name, binders, home)
+class _Program:
+    """The statements a graded function needs, found by following each name it reads back to
+    the statement that binds it at that point of the notebook, and so on for those."""
+
+    def __init__(self, notebook: _Notebook, home: _Cell, name: str, external: frozenset[str]):
+        self.notebook, self.home, self.name = notebook, home, name
+        own = set(home.parsed.binders)
+        # Names the assignment answers come from it, unless the graded cell binds them itself.
+        self.skipped = external - own
+        self.home_only = (external & own) | {name}
+        self._found: dict[tuple[str, Place], list[Place]] = {}
+
+    def places(self) -> list[Place]:
+        """Every needed statement, in notebook order (none if the cell binds the function only
+        in text the parser does not see as a definition, e.g. a docstring)."""
+        end = self.notebook.end
+        root = self.notebook.last_binding(self.name, end, within=self.home)
+        kept: set[Place] = set()
+        done: set[tuple[Place, Place]] = set()
+        queue = [(root, end)] if root else []
+        while queue:
+            place, demanded = queue.pop()
+            if (place, demanded) in done:
+                continue
+            done.add((place, demanded))
+            kept.add(place)
+            uses = self.notebook.uses(place)
+            # What it reads as it runs, at its place; what its functions read when called:
+            # at the moment that needed it, and at the end, when the graded function runs.
+            wanted = [(name, place) for name in uses.now]
+            wanted += [(name, moment) for moment in {demanded, end} for name in uses.later]
+            for name, moment in wanted:
+                queue.extend((found, moment) for found in self.binding(name, moment))
+        return sorted(kept)
+
+    def binding(self, name: str, before: Place) -> list[Place]:
+        """The statements giving `name` its value just before `before`: its last binding; or,
+        for a name nothing binds, the star imports (`from numpy import *`) run by then."""
+        if name in self.skipped:
+            return []
+        found = self._found.get((name, before))
         if found is None:
-            continue
-        cell, node = found
-        if id(node) not in taken:
-            taken[id(node)] = _chunk(cell, node)
-            queue.extend((_free_names([node], cell) & binders.keys()) - _BUILTINS - external)
-    return sorted(taken.values(), key=lambda c: (c.cell, c.first_line))
+            within = self.home if name in self.home_only else None
+            # A builtin is replaced only by a student's own definition or import.
+            builtin = name in _BUILTINS
+            last = self.notebook.last_binding(name, before, within, definitions_only=builtin)
+            if last is not None:
+                found = [last]
+            elif builtin or within or self.notebook.last_binding(name, self.notebook.end):
+                found = []
+            else:
+                found = self.notebook.star_imports(before)
+            self._found[name, before] = found
+        return found
 
 
-def _is_definition(node: ast.stmt, helpers: bool = False) -> bool:
-    if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
-        return True
-    if not helpers and isinstance(node, ast.Import | ast.ImportFrom):
-        return True
-    if isinstance(node, ast.Assign | ast.AnnAssign) and node.value is not None:
-        try:
-            ast.literal_eval(node.value)
-        except ValueError:
-            return False
-        return True
-    return False
+def _chunks(notebook: _Notebook, places: list[Place]) -> tuple[Chunk, ...]:
+    """One chunk per statement, imports optional; statements sharing a line share a chunk."""
+    spans: list[tuple[_Cell, int, int, bool]] = []
+    for place in places:
+        cell, statement = notebook.cells[place[0]], notebook.statement(place)
+        first, last = statement.first_line, statement.last_line
+        imports = statement.kind in ("import", "star")
+        if spans and spans[-1][0] is cell and first <= spans[-1][2]:
+            _, first, previous_last, previous_imports = spans.pop()
+            last, imports = max(last, previous_last), imports and previous_imports
+        spans.append((cell, first, last, imports))
+    return tuple(
+        Chunk(
+            cell.cell.number, first, "\n".join(cell.parsed.lines[first - 1 : last]) + "\n", optional
+        )
+        for cell, first, last, optional in spans
+    )
 
 
-def _bound_names(node: ast.stmt) -> set[str]:
-    if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
-        return {node.name}
-    if isinstance(node, ast.Import | ast.ImportFrom):
-        return {(alias.asname or alias.name).split(".")[0] for alias in node.names} - {"*"}
-    if isinstance(node, ast.Assign):
-        targets = node.targets
-    elif isinstance(node, ast.AnnAssign):
-        targets = [node.target]
+# --- Which definition is graded ---------------------------------------------------------------
+
+
+def _graded_cell(name: str, cells: list[_Cell]) -> tuple[_Cell | None, str]:
+    """The cell whose definition is graded, and the rule that chose it: the last marked cell
+    defining the function, else a cell with an unnamed marker, else the last definition."""
+    for reason, choice in (
+        ("marked", [c for c in cells if name in c.marker_names and c.defines(name)]),
+        ("unnamed", [c for c in cells if None in c.marker_names and c.defines(name)]),
+        ("last", [c for c in cells if c.defines(name)]),
+    ):
+        if choice:
+            return choice[-1], reason
+    return None, ""
+
+
+def _redefinition_note(name: str, home: _Cell, reason: str, cells: list[_Cell]) -> str:
+    """One sentence for the student when other cells define the graded function too."""
+    others = [c for c in cells if c is not home and c.defines(name)]
+    if not others:
+        return ""
+    numbers = [str(c.cell.number) for c in others]
+    listed = numbers[0] if len(numbers) == 1 else f"{', '.join(numbers[:-1])} and {numbers[-1]}"
+    verb = "defines" if len(numbers) == 1 else "define"
+    subject = f"Cell{'s' if len(numbers) > 1 else ''} {listed}"
+    if all(c.index > home.index for c in others):
+        said = f"{subject} {verb} `{name}` again"
     else:
-        return set()
-    return {n.id for t in targets for n in ast.walk(t) if isinstance(n, ast.Name)}
+        said = f"{subject} also {verb} `{name}`"
+    marked_again = any(name in c.marker_names for c in others)
+    why = {
+        "marked": f"the {'last ' if marked_again else ''}cell marked `# GRADED FUNCTION: {name}`",
+        "unnamed": "the cell marked `# GRADED FUNCTION`",
+        "last": "the last one",
+    }[reason]
+    return f"{said}; the definition in cell {home.cell.number}, {why}, was graded."
 
 
-def _free_names(nodes: list[ast.stmt], cell: _ParsedCell) -> set[str]:
-    """Every identifier written in the nodes' source: a cheap superset of the names they use."""
-    lines = cell.source.splitlines()
-    return {
-        word
-        for node in nodes
-        for word in _IDENTIFIER.findall("\n".join(lines[node.lineno - 1 : node.end_lineno]))
-    }
-
-
-def _chunk(cell: _ParsedCell, node: ast.stmt) -> Chunk:
-    decorators = getattr(node, "decorator_list", [])
-    first = min([node.lineno] + [d.lineno for d in decorators])
-    lines = cell.source.splitlines()[first - 1 : node.end_lineno]
-    optional = isinstance(node, ast.Import | ast.ImportFrom)
-    return Chunk(cell.cell.number, first, "\n".join(lines) + "\n", optional)
+def _missing_message(name: str, cells: list[_Cell]) -> str:
+    message = (
+        f"No function named `{name}` was found: keep the cell that starts with "
+        f"`# GRADED FUNCTION: {name}` and define `def {name}(...)` in it."
+    )
+    for cell in cells:
+        text = cell.cell.source
+        if not is_python(text) and name in _DEF.findall(text):
+            message += (
+                f" Cell {cell.cell.number} starts with `%%{cell_magic(text)}`, so Jupyter does "
+                "not run it as Python: remove that line."
+            )
+    return message
