@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from grader.extract import extract, strip_magics
 from grader.read import Cell
+from tests.conftest import BACKWARD, CHECK, CHECK_N, FORWARD, IMPORTS, notebook
+from tests.test_grade import grade
 
 GRADED = ("f", "g")
 PROVIDED = frozenset({"np", "provided_helper"})
@@ -146,8 +149,9 @@ def test_a_star_import_is_not_kept_when_nothing_needs_it():
 
 def test_global_state_is_kept():
     result = extract(cells(
-        "calls = 0\n",
-        "# GRADED FUNCTION: f\ndef f(x):\n    global calls\n    calls += 1\n    return x * calls\n",
+        "calls = 0\nlog = list()\n",
+        "# GRADED FUNCTION: f\ndef f(x):\n    global calls\n    calls += 1\n    log.append(x)\n"
+        "    return x * calls\n",
         "f(2)\nf(3)\n",
     ), GRADED, PROVIDED)["f"]
     assert "calls = 0" in code_of(result) and "f(2)" not in code_of(result)
@@ -281,3 +285,70 @@ def test_a_redefinition_is_noted():
                             "one, was graded."
     assert extract(cells("# GRADED FUNCTION: f\ndef f():\n    return 1\n"), GRADED,
                    PROVIDED)["f"].note == ""
+
+
+# --- End to end: each style through the real pipeline ------------------------------------------
+
+
+def _replace(cell: str, old: str, new: str) -> str:
+    assert old in cell, old
+    return cell.replace(old, new)
+
+
+NORMS = "    numerator = np.linalg.norm(grad - gradapprox)\n" \
+        "    denominator = np.linalg.norm(grad) + np.linalg.norm(gradapprox)\n" \
+        "    return numerator / denominator\n"
+STYLES = {
+    "alias": (IMPORTS, FORWARD, BACKWARD, _replace(
+        "# GRADED FUNCTION: gradient_check\nnorm = np.linalg.norm\n" + CHECK.split("\n", 1)[1],
+        NORMS, "    return norm(grad - gradapprox) / (norm(grad) + norm(gradapprox))\n"), CHECK_N),
+    "lambda": (IMPORTS, "rel = lambda a, b: np.linalg.norm(a - b) / (np.linalg.norm(a) + "
+               "np.linalg.norm(b))\n", FORWARD, BACKWARD,
+               _replace(CHECK, NORMS, "    return rel(grad, gradapprox)\n"), CHECK_N),
+    "computed_default": (IMPORTS, "EPS = 10**-7\nCFG = dict(eps=EPS)\n", FORWARD, BACKWARD,
+                         _replace(CHECK, "epsilon=1e-7", "epsilon=CFG['eps']"),
+                         _replace(CHECK_N, "epsilon=1e-7", "epsilon=EPS")),
+    "star_import": (IMPORTS + "from math import *\n",
+                    _replace(FORWARD, "theta * x", "prod([theta, x])"), BACKWARD, CHECK, CHECK_N),
+    "global_state": (IMPORTS, "calls = 0\nlog = list()\n", _replace(
+        FORWARD, "    J = theta * x\n",
+        "    global calls\n    calls += 1\n    J = theta * x\n    log.append(J)\n"),
+        BACKWARD, CHECK, CHECK_N),
+    "decorator": (IMPORTS, "import functools\n\ndef logged(function):\n"
+                  "    @functools.wraps(function)\n    def wrapper(*args, **kwargs):\n"
+                  "        return function(*args, **kwargs)\n    return wrapper\n",
+                  FORWARD, _replace(BACKWARD, "def backward", "@logged\ndef backward"),
+                  CHECK, CHECK_N),
+    "class": (IMPORTS, "class Line:\n    def __call__(self, slope, x):\n        return slope * x\n"
+              "\nline = Line()\n", _replace(FORWARD, "theta * x", "line(theta, x)"), BACKWARD,
+              CHECK, CHECK_N),
+    "continuation": (IMPORTS, FORWARD, _replace(
+        BACKWARD, "    dtheta = x\n", "    ok = (x\n          != None)\n    label = ('%s'\n"
+        "             % x)\n    dtheta = x if ok and label else x\n"), CHECK, CHECK_N),
+    "magics": ("%matplotlib inline\n!pip install numpy\n" + IMPORTS, "%%time\n" + FORWARD,
+               "%%bash\necho not python\n", BACKWARD + "np.linalg.norm?\n",
+               "t = %timeit forward_propagation(2, 4)\n", CHECK, CHECK_N),
+    "redefined": (IMPORTS, FORWARD, BACKWARD, CHECK, CHECK_N,
+                  "def forward_propagation(x, theta):\n    return 0\n"),
+    "test_cells": (IMPORTS, FORWARD, "x, theta = 2, 4\nJ = forward_propagation(x, theta)\n"
+                   "assert J == 9, 'a test call that is never run'\n", BACKWARD,
+                   "dtheta = backward_propagation(None, None) + 1\n", CHECK, CHECK_N,
+                   "X, Y, parameters = gradient_check_n_test_case()\n"
+                   "difference = gradient_check_n(parameters, None, X, Y)\n"),
+}
+
+
+@pytest.fixture(scope="module")
+def style_results(tmp_path_factory, assignment) -> dict[str, dict]:
+    files = {f"{name}.ipynb": notebook(*style) for name, style in STYLES.items()}
+    return grade(tmp_path_factory.mktemp("styles"), assignment, files)
+
+
+@pytest.mark.parametrize("style", STYLES)
+def test_each_style_runs_in_the_real_pipeline(style_results, style):
+    functions = style_results[style]["functions"]
+    for name in ("forward_propagation", "backward_propagation"):
+        assert functions[name]["score"] == functions[name]["max_score"], functions[name]
+    for name in ("gradient_check", "gradient_check_n"):
+        assert functions[name]["status"] not in ("error", "missing", "syntax_error"), (
+            name, functions[name]["message"])
