@@ -53,7 +53,8 @@ class BatchOutcome:
 
 def fingerprint(submission: Submission, assignment_fingerprint: str) -> str:
     """What decides whether a stored result is still valid."""
-    digest = hashlib.sha256(submission.content or (submission.error or "").encode())
+    digest = hashlib.sha256(submission.digest)
+    digest.update((submission.error or "").encode())
     digest.update(assignment_fingerprint.encode())
     digest.update(grader.__version__.encode())
     return digest.hexdigest()[:24]

@@ -1,22 +1,37 @@
 """Read submissions: find the files, decode notebooks (v3, v4) and scripts into code cells.
 
 A file that cannot be read becomes a `Submission` with an `error`, never an exception.
+Limits apply to code, not to files: a notebook's outputs (plots, printed text) never affect a
+grade, so a large notebook is streamed with its outputs skipped unread, and only its code
+cells count against `MAX_CODE_BYTES`.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
 import stat
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
-MAX_FILE_BYTES = 20 * 1024 * 1024
+MAX_CODE_BYTES = 2 * 2**20  # the code cells' total, in UTF-8; far above any real assignment
+MAX_SCRIPT_BYTES = MAX_CODE_BYTES  # a script is all code
+MAX_FILE_BYTES = 2**30  # no file is read beyond this, whatever it holds
+WHOLE_READ_BYTES = 4 * 2**20  # notebooks up to this size are parsed at once, larger ones streamed
 SUFFIXES = (".ipynb", ".py")
+_CHUNK_BYTES = 2**20
 _LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 _SCRIPT_CELL = re.compile(r"^# (?:In\[[ \d]*\]:|%%)", re.MULTILINE)
+_CLEAR_OUTPUTS = "clear the notebook's outputs (Edit > Clear All Outputs in Jupyter), save it"
+_CODE_TOO_LARGE = (
+    f"The notebook's code cells hold more than {MAX_CODE_BYTES // 2**20} MiB of code, the most "
+    "the grader reads. Data pasted into a cell is the usual cause: load it from a file instead, "
+    "delete the cells the assignment does not ask for, and submit again."
+)
 
 
 @dataclass(frozen=True)
@@ -31,7 +46,7 @@ class Submission:
     source: str
     cells: tuple[Cell, ...] = ()
     error: str | None = None
-    content: bytes = field(default=b"", repr=False)
+    digest: bytes = field(default=b"", repr=False)  # SHA-256 of the bytes read, for resuming
 
 
 class Unreadable(Exception):
@@ -72,18 +87,31 @@ def unique_ids(sources: Iterable[str]) -> Iterator[str]:
 
 def read_submission(submission_id: str, source: str, path: Path) -> Submission:
     """Read one file into code cells, or into a plain-language error."""
+    hasher = hashlib.sha256()
     try:
-        content = _read_bytes(path)
+        descriptor, size = _open_regular(path)
+        try:
+            if path.suffix == ".py" and size > MAX_SCRIPT_BYTES:
+                raise Unreadable(
+                    f"The script is {_size(size)}, over the {_size(MAX_SCRIPT_BYTES)} limit on "
+                    "code: remove pasted data and code the assignment does not ask for, and "
+                    "submit again."
+                )
+            if path.suffix == ".py" or size <= WHOLE_READ_BYTES:
+                content = _read_all(descriptor, size, WHOLE_READ_BYTES)
+                hasher.update(content)
+                cells = parse(content, path.suffix)
+            else:
+                cells = _cells_of(_streamed_notebook(_JsonStream(descriptor, hasher.update)))
+        finally:
+            os.close(descriptor)
     except Unreadable as problem:
-        return Submission(submission_id, source, error=str(problem))
-    try:
-        cells = parse(content, path.suffix)
-    except Unreadable as problem:
-        return Submission(submission_id, source, error=str(problem), content=content)
-    return Submission(submission_id, source, cells=cells, content=content)
+        return Submission(submission_id, source, error=str(problem), digest=hasher.digest())
+    return Submission(submission_id, source, cells=cells, digest=hasher.digest())
 
 
-def _read_bytes(path: Path) -> bytes:
+def _open_regular(path: Path) -> tuple[int, int]:
+    """An open descriptor on the file and its size, for a regular file under the size cap."""
     try:
         info = path.lstat()
     except FileNotFoundError:
@@ -95,32 +123,45 @@ def _read_bytes(path: Path) -> bytes:
     if not stat.S_ISREG(info.st_mode):
         raise Unreadable("This is not a regular file.")
     if info.st_size > MAX_FILE_BYTES:
-        raise Unreadable(
-            f"The file is {info.st_size / 2**20:.0f} MiB, over the {MAX_FILE_BYTES // 2**20} MiB "
-            "limit: clear the notebook's outputs and submit again."
-        )
+        raise Unreadable(_file_too_large(info.st_size))
     # Not following a link, nor waiting on a FIFO, should the file be swapped since lstat().
     flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
     try:
-        descriptor = os.open(path, flags)
-        try:
-            chunks, size, want = [], 0, info.st_size + 1  # one read, and one to see the end
-            while size <= MAX_FILE_BYTES and (chunk := os.read(descriptor, want)):
-                chunks.append(chunk)
-                size += len(chunk)
-            return b"".join(chunks)
-        finally:
-            os.close(descriptor)
+        return os.open(path, flags), info.st_size
     except OSError as problem:
         raise Unreadable(f"The file could not be opened ({problem.strerror}).") from None
 
 
+def _read_all(descriptor: int, size: int, limit: int) -> bytes:
+    """The file of `size` bytes, in one read and one to see its end; a file that grew past
+    `limit` is cut short."""
+    chunks, read = [], 0
+    try:
+        while read <= limit and (chunk := os.read(descriptor, min(size, limit) + 1)):
+            chunks.append(chunk)
+            read += len(chunk)
+    except OSError as problem:
+        raise Unreadable(f"The file could not be read ({problem.strerror}).") from None
+    return b"".join(chunks)
+
+
+def _size(count: int) -> str:
+    return f"{count / 2**30:.1f} GiB" if count >= 2**30 else f"{count / 2**20:.0f} MiB"
+
+
+def _file_too_large(size: int) -> str:
+    return (
+        f"The file is {_size(size)}, over the {_size(MAX_FILE_BYTES)} limit on any file: "
+        f"{_CLEAR_OUTPUTS} and submit again."
+    )
+
+
 def parse(content: bytes, suffix: str) -> tuple[Cell, ...]:
-    """Decode a notebook or script into its code cells."""
+    """Decode a notebook or script held in memory into its code cells."""
     if not content.strip():
         raise Unreadable("The file is empty.")
     if b"\0" in content[:8192]:
-        raise Unreadable("This is a binary file, not a notebook (.ipynb) or Python script (.py).")
+        raise Unreadable(_BINARY)
     try:
         text = content.decode("utf-8-sig")
     except UnicodeDecodeError as problem:
@@ -129,7 +170,25 @@ def parse(content: bytes, suffix: str) -> tuple[Cell, ...]:
         ) from None
     if suffix == ".py":
         return _script_cells(text)
-    return _notebook_cells(text)
+    try:
+        notebook = json.loads(text)
+    except RecursionError:
+        raise Unreadable("The notebook's JSON is nested too deeply to be a notebook.") from None
+    except json.JSONDecodeError as problem:
+        raise Unreadable(
+            _invalid_json(f"{problem.msg} at line {problem.lineno}, column {problem.colno}")
+        ) from None
+    return _cells_of(notebook)
+
+
+_BINARY = "This is a binary file, not a notebook (.ipynb) or Python script (.py)."
+
+
+def _invalid_json(what: str) -> str:
+    return (
+        f"The notebook is not valid JSON ({what}); it may be truncated or edited by hand. "
+        "Re-download it from Jupyter (File > Download as > .ipynb)."
+    )
 
 
 def _script_cells(text: str) -> tuple[Cell, ...]:
@@ -141,17 +200,8 @@ def _script_cells(text: str) -> tuple[Cell, ...]:
     return tuple(Cell(n, piece) for n, piece in enumerate(pieces, 1) if piece.strip())
 
 
-def _notebook_cells(text: str) -> tuple[Cell, ...]:
-    try:
-        notebook = json.loads(text)
-    except RecursionError:
-        raise Unreadable("The notebook's JSON is nested too deeply to be a notebook.") from None
-    except json.JSONDecodeError as problem:
-        where = f"line {problem.lineno}, column {problem.colno}"
-        raise Unreadable(
-            f"The notebook is not valid JSON ({problem.msg} at {where}); it may be truncated "
-            "or edited by hand. Re-download it from Jupyter (File > Download as > .ipynb)."
-        ) from None
+def _cells_of(notebook: object) -> tuple[Cell, ...]:
+    """The code cells of a decoded notebook, whether parsed whole or streamed."""
     if not isinstance(notebook, dict):
         raise Unreadable("The file is JSON but not a notebook: it has no cells.")
     version = notebook.get("nbformat")
@@ -170,9 +220,14 @@ def _notebook_cells(text: str) -> tuple[Cell, ...]:
     else:
         raise Unreadable("The file is JSON but not a notebook: it has no cells.")
     cells = []
+    code_bytes = 0
     for number, cell in enumerate(raw_cells, 1):
         if isinstance(cell, dict) and cell.get("cell_type") == "code":
-            cells.append(Cell(number, _text(cell.get(key, ""))))
+            source = _text(cell.get(key, ""))
+            code_bytes += len(source.encode())
+            cells.append(Cell(number, source))
+    if code_bytes > MAX_CODE_BYTES:
+        raise Unreadable(_CODE_TOO_LARGE)
     return tuple(cells)
 
 
@@ -191,3 +246,305 @@ def _text(source: object) -> str:
     if isinstance(source, str):
         return _LONE_SURROGATE.sub("\ufffd", source)
     raise Unreadable("The notebook's structure is damaged: a cell's source is not text.")
+
+
+# The streamed reading of a large notebook. Only the chunk being scanned is held, with the
+# value being kept (a key, a number, a cell type, a code cell's source); every other value,
+# outputs included, is skipped without being built, its brackets and strings matched but its
+# content not checked: outputs never affect a grade, so JSON damaged inside them is no reason
+# to refuse a notebook.
+
+_QUOTE, _BACKSLASH, _COMMA, _COLON = b'"\\,:'
+_OPEN_ARRAY, _CLOSE_ARRAY, _OPEN_OBJECT, _CLOSE_OBJECT = b"[]{}"
+_CLOSER = {_OPEN_ARRAY: _CLOSE_ARRAY, _OPEN_OBJECT: _CLOSE_OBJECT}
+_SPACE = re.compile(rb"[ \t\r\n]*+")
+_SCALAR = re.compile(rb'[^ \t\r\n,:\[\]{}"]*+')
+# Anything but brackets, and strings short enough to match here: a longer one stops the run at
+# its opening quote, to be skipped by `bytes.find`, a hundred times faster.
+_PLAIN_RUN = re.compile(rb'(?:[^"\[\]{}]++|"[^"\\]{0,4096}+(?:\\.[^"\\]{0,4096}+)*+")*+', re.DOTALL)
+_KEY_CAP = 256
+_SMALL_CAP = 1024
+_TOO_LONG = object()  # a kept value over its cap: never a version, a cell type or text
+
+
+class _JsonStream:
+    """A JSON text read a chunk at a time, in which a value is either kept or skipped unbuilt."""
+
+    def __init__(self, descriptor: int, consume: Callable[[bytes], None]) -> None:
+        self._descriptor = descriptor
+        self._consume = consume  # sees every byte read, in order
+        self._buffer = b""
+        self._position = 0
+        self._read = 0
+        self._mark: int | None = None  # the start of the value being kept, while it fits
+        self._mark_cap = 0
+        while len(self._buffer) < 8192 and self._more():
+            pass
+        if b"\0" in self._buffer[:8192]:
+            raise Unreadable(_BINARY)
+        if self._buffer.startswith(b"\xef\xbb\xbf"):
+            self._position = 3
+
+    def _more(self) -> bool:
+        """Read the next chunk, dropping what is consumed and not kept; False at the end."""
+        try:
+            chunk = os.read(self._descriptor, _CHUNK_BYTES)
+        except OSError as problem:
+            raise Unreadable(f"The file could not be read ({problem.strerror}).") from None
+        if not chunk:
+            return False
+        self._read += len(chunk)
+        if self._read > MAX_FILE_BYTES:  # it grew since it was measured
+            raise Unreadable(_file_too_large(self._read))
+        self._consume(chunk)
+        keep = self._position
+        if self._mark is not None:
+            if len(self._buffer) - self._mark > self._mark_cap:
+                self._mark = None
+            else:
+                keep, self._mark = self._mark, 0
+        self._buffer = self._buffer[keep:] + chunk
+        self._position -= keep
+        return True
+
+    def invalid(self, what: str) -> Unreadable:
+        offset = self._read - len(self._buffer) + self._position
+        return Unreadable(_invalid_json(f"{what} at byte {offset}"))
+
+    def peek(self) -> int | None:
+        """The next byte that is not white space, left unconsumed; None at the end."""
+        while True:
+            self._position = _SPACE.match(self._buffer, self._position).end()
+            if self._position < len(self._buffer):
+                return self._buffer[self._position]
+            if not self._more():
+                return None
+
+    def finish(self) -> None:
+        if self.peek() is not None:
+            raise self.invalid("extra data after the notebook")
+
+    def members(self) -> Iterator[str | None]:
+        """Each key of the object starting here (None if too long); the caller takes its value."""
+        self._take(_OPEN_OBJECT)
+        if self.peek() == _CLOSE_OBJECT:
+            self._position += 1
+            return
+        while True:
+            if self.peek() != _QUOTE:
+                raise self.invalid("a key was expected")
+            raw = self.capture(_KEY_CAP)
+            self._take(_COLON)
+            yield None if raw is None else self.decoded(raw)
+            if not self._another(_CLOSE_OBJECT):
+                return
+
+    def elements(self) -> Iterator[int | None]:
+        """The first byte of each item of the array that starts here; the caller takes the item."""
+        self._take(_OPEN_ARRAY)
+        if self.peek() == _CLOSE_ARRAY:
+            self._position += 1
+            return
+        while True:
+            yield self.peek()
+            if not self._another(_CLOSE_ARRAY):
+                return
+
+    def capture(self, cap: int) -> bytes | None:
+        """The next value's JSON text, or None (the value skipped) if it is longer than `cap`."""
+        self.peek()
+        self._mark, self._mark_cap = self._position, cap
+        try:
+            self.skip()
+        finally:
+            start, self._mark = self._mark, None
+        if start is None or self._position - start > cap:
+            return None
+        return self._buffer[start : self._position]
+
+    def decoded(self, raw: bytes) -> Any:
+        try:
+            return json.loads(raw.decode("utf-8"))
+        except UnicodeDecodeError:
+            raise Unreadable("The file is not UTF-8 text.") from None
+        except json.JSONDecodeError as problem:
+            raise self.invalid(problem.msg) from None
+
+    def skip(self) -> None:
+        """Consume the next value without building it."""
+        first = self.peek()
+        if first is None:
+            raise self.invalid("the file ends where a value was expected")
+        if first == _QUOTE:
+            self._skip_string()
+            return
+        if first not in _CLOSER:
+            self._skip_scalar()
+            return
+        closers = bytearray()
+        while True:
+            end = _PLAIN_RUN.match(self._buffer, self._position).end()
+            self._position = end
+            if end == len(self._buffer):
+                if not self._more():
+                    raise self.invalid("the file ends inside a value")
+                continue
+            byte = self._buffer[end]
+            if byte == _QUOTE:  # a string too long for the run, or cut by the chunk's end
+                self._skip_string()
+                continue
+            self._position += 1
+            if byte in _CLOSER:
+                closers.append(_CLOSER[byte])
+            elif not closers or closers.pop() != byte:
+                raise self.invalid(f"unexpected {chr(byte)!r}")
+            if not closers:
+                return
+
+    def _take(self, expected: int) -> None:
+        if self.peek() != expected:
+            raise self.invalid(f"{chr(expected)!r} was expected")
+        self._position += 1
+
+    def _another(self, closer: int) -> bool:
+        """After an item: True if a comma announces another, False at the closing bracket."""
+        byte = self.peek()
+        if byte is None:
+            raise self.invalid("the file ends inside a value")
+        if byte not in (_COMMA, closer):
+            raise self.invalid(f"',' or {chr(closer)!r} was expected")
+        self._position += 1
+        return byte == _COMMA
+
+    def _skip_scalar(self) -> None:
+        length = 0
+        while True:
+            end = _SCALAR.match(self._buffer, self._position).end()
+            length += end - self._position
+            self._position = end
+            if end < len(self._buffer) or not self._more():
+                break
+        if not length:
+            raise self.invalid("a value was expected")
+
+    def _skip_string(self) -> None:
+        self._position += 1  # the opening quote
+        while True:
+            quote = self._buffer.find(b'"', self._position)
+            if quote < 0:
+                # Backslashes pair up from the run's start: an odd one out escapes the next
+                # chunk's first byte, so it is kept.
+                rest = self._buffer[self._position :]
+                unpaired = (len(rest) - len(rest.rstrip(b"\\"))) % 2
+                self._position = len(self._buffer) - unpaired
+                if not self._more():
+                    raise self.invalid("the file ends inside a string")
+                continue
+            start, self._position = self._position, quote + 1
+            if quote == start or self._buffer[quote - 1] != _BACKSLASH:
+                return
+            body = self._buffer[start:quote]
+            if (len(body) - len(body.rstrip(b"\\"))) % 2 == 0:
+                return  # the backslashes before the quote escape one another, not it
+
+
+class _CodeBudget:
+    """The code still allowed in a streamed notebook, counted as its sources are kept."""
+
+    def __init__(self) -> None:
+        self.left = MAX_CODE_BYTES
+
+    def text(self, stream: _JsonStream) -> str:
+        # A string's JSON is at most six bytes per byte of its UTF-8 (an escape like \u0041),
+        # so one longer than that is over the limit without being kept.
+        raw = stream.capture(6 * self.left + 2)
+        if raw is None:
+            raise Unreadable(_CODE_TOO_LARGE)
+        text = stream.decoded(raw)
+        self.left -= len(text.encode("utf-8", "surrogatepass"))
+        if self.left < 0:
+            raise Unreadable(_CODE_TOO_LARGE)
+        return text
+
+
+def _streamed_notebook(stream: _JsonStream) -> object:
+    """What `_cells_of` reads of a notebook, in the shape `json.loads` gives it."""
+    budget = _CodeBudget()
+
+    def cell(key: str | None, found: dict[str, object]) -> None:
+        if key == "cell_type":
+            found[key] = _small(stream)
+        elif key in ("source", "input") and found.get("cell_type", "code") == "code":
+            found[key] = _streamed_source(stream, budget)
+        elif key in ("source", "input"):
+            # Not code, so not text to `_cells_of`: the cell is refused if a second cell_type
+            # (JSON's last one wins) makes it code after all.
+            stream.skip()
+            found[key] = None
+        else:
+            stream.skip()
+
+    def cells() -> list | None:
+        return _streamed_array(stream, lambda: _streamed_object(stream, cell))
+
+    def worksheet(key: str | None, found: dict[str, object]) -> None:
+        if key == "cells":
+            found[key] = cells()
+        else:
+            stream.skip()
+
+    def notebook(key: str | None, found: dict[str, object]) -> None:
+        if key == "nbformat":
+            found[key] = _small(stream)
+        elif key == "cells":
+            found[key] = cells()
+        elif key == "worksheets":
+            found[key] = _streamed_array(stream, lambda: _streamed_object(stream, worksheet))
+        else:
+            stream.skip()
+
+    if stream.peek() != _OPEN_OBJECT:
+        return None  # not a notebook, whatever follows
+    document = _streamed_object(stream, notebook)
+    stream.finish()
+    return document
+
+
+def _streamed_object(
+    stream: _JsonStream, take_member: Callable[[str | None, dict[str, object]], None]
+) -> dict[str, object] | None:
+    if stream.peek() != _OPEN_OBJECT:
+        stream.skip()
+        return None
+    found: dict[str, object] = {}
+    for key in stream.members():
+        take_member(key, found)
+    return found
+
+
+def _streamed_array(stream: _JsonStream, take_item: Callable[[], object]) -> list | None:
+    if stream.peek() != _OPEN_ARRAY:
+        stream.skip()
+        return None
+    return [take_item() for _ in stream.elements()]
+
+
+def _streamed_source(stream: _JsonStream, budget: _CodeBudget) -> object:
+    first = stream.peek()
+    if first == _QUOTE:
+        return budget.text(stream)
+    if first != _OPEN_ARRAY:
+        return _small(stream)
+    lines: list[str | None] = []
+    for item in stream.elements():
+        if item == _QUOTE:
+            lines.append(budget.text(stream))
+        else:
+            stream.skip()
+            lines.append(None)
+    return lines
+
+
+def _small(stream: _JsonStream) -> object:
+    raw = stream.capture(_SMALL_CAP)
+    return _TOO_LONG if raw is None else stream.decoded(raw)
