@@ -80,7 +80,8 @@ CORRECT: dict[str, str] = {
     "with list comprehensions over `np.eye(n) * epsilon`, `np.zeros_like`",
     "range_len_positional_epsilon.ipynb": "`for i in range(len(parameters_values))`, "
     "`np.zeros_like`, a helper taking epsilon positionally, tests passing epsilon positionally",
-    "nbformat_v3.ipynb": "nbformat v3 (worksheets, heading cells, prompt_number)",
+    "nbformat_v3.ipynb": "nbformat v3 (worksheets, heading cells, prompt_number), "
+    "`from __future__ import division, print_function` from a Python 2 kernel",
     "py_export.py": "`.py` export by nbconvert (`# In[n]:` cells, markdown as comments, "
     "`get_ipython().run_line_magic(...)`)",
     "percent_cells.py": "VS Code / jupytext percent script (`# %%` cells, magics commented out)",
@@ -93,6 +94,14 @@ CORRECT: dict[str, str] = {
     "used as `gc_utils.dictionary_to_vector(...)`, `numpy.linalg.norm(...)`",
     "type_hints_fstrings.ipynb": "type hints, an annotated constant `EPSILON: float = 1e-7` used "
     "as default in two cells, f-strings with `=`",
+    "star_imports_only.ipynb": "no `import numpy`: `np` comes from `from testCases import *` and "
+    "`from gc_utils import *`; a saved NameError traceback from an earlier run",
+    "deepcopy_abs_norm_ord2.ipynb": "`import copy` and `copy.deepcopy`, `abs()` as the 1-D norm, "
+    "`np.linalg.norm(v, ord=2)` / `np.linalg.norm(v, 2)` on the (47, 1) columns",
+    "sys_path_semicolons_parenthesised_import.ipynb": "imports as pasted: `%autosave 60`, "
+    "`import sys; sys.path.append(...)`, semicolons, a parenthesised multi-line from-import",
+    "global_call_counter.ipynb": "debug counters: module-level ints incremented with `global` "
+    "inside forward_propagation, backward_propagation and gradient_check_n",
 }
 STUBS: dict[str, tuple[str, str]] = {
     "stub_forward_returns_8.ipynb": ("forward_propagation", "`J = 8` (the expected output)"),
