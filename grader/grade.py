@@ -6,6 +6,7 @@ and assignment is skipped, so an interrupted batch resumes where it stopped.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 import subprocess
@@ -35,6 +36,7 @@ from grader.score import SubmissionResult, score_submission, unreadable_result
 from grader.spec import Assignment
 
 logger = logging.getLogger(__name__)
+PACKAGE = Path(grader.__file__).resolve().parent
 INTERNAL_ERROR = (
     "The grader itself failed on this submission, through no fault of the file; the details "
     "are in the grader's log and the next run will try again."
@@ -51,12 +53,35 @@ class BatchOutcome:
     host_protections: dict[str, str]
 
 
+def sources_hash(package: Path) -> str:
+    """A digest of a package's modules and templates, by relative path."""
+    paths = [*package.rglob("*.py"), *(package / "templates").glob("*")]
+    relative = sorted(
+        (path.relative_to(package).as_posix(), path)
+        for path in paths
+        if path.is_file() and "__pycache__" not in path.relative_to(package).parts
+    )
+    digest = hashlib.sha256()
+    for name, path in relative:
+        content = path.read_bytes()
+        digest.update(f"{name}\0{len(content)}\0".encode())
+        digest.update(content)
+    return digest.hexdigest()
+
+
+@functools.cache
+def grader_sources_hash() -> str:
+    """The grader's own code, hashed once per process: a fix to the grader regrades the results
+    it stored."""
+    return sources_hash(PACKAGE)
+
+
 def fingerprint(submission: Submission, assignment_fingerprint: str) -> str:
     """What decides whether a stored result is still valid."""
     digest = hashlib.sha256(submission.digest)
     digest.update((submission.error or "").encode())
     digest.update(assignment_fingerprint.encode())
-    digest.update(grader.__version__.encode())
+    digest.update(grader_sources_hash().encode())
     return digest.hexdigest()[:24]
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from grader.grade import grade_batch
+from grader.grade import PACKAGE, grade_batch, grader_sources_hash, sources_hash
 from grader.spec import load_assignment
 from tests.conftest import CORRECT, FORWARD, ROOT, notebook
 
@@ -70,6 +70,34 @@ def test_a_changed_assignment_regrades_everything(tmp_path, assignment):
         handle.write("\n# a new hidden case would go here\n")
     outcome = grade_batch([str(tmp_path / "in")], load_assignment(copy), out, jobs=2)
     assert (outcome.graded, outcome.skipped) == (3, 0)
+
+
+def test_a_change_to_the_grader_s_code_changes_its_hash(tmp_path):
+    package = tmp_path / "grader"
+    shutil.copytree(PACKAGE, package, ignore=shutil.ignore_patterns("__pycache__"))
+    assert sources_hash(package) == sources_hash(PACKAGE)
+    (package / "__pycache__").mkdir(exist_ok=True)
+    (package / "__pycache__" / "score.cpython-311.pyc").write_bytes(b"compiled")
+    assert sources_hash(package) == sources_hash(PACKAGE)  # compiled files are not sources
+    for changed in (package / "score.py", package / "templates" / "base.css"):
+        original = changed.read_bytes()
+        changed.write_bytes(original[:-1] + bytes([original[-1] ^ 1]))
+        assert sources_hash(package) != sources_hash(PACKAGE), changed.name
+        changed.write_bytes(original)
+    assert grader_sources_hash() == sources_hash(PACKAGE)
+
+
+def test_a_changed_grader_regrades_everything_and_an_unchanged_one_nothing(
+    tmp_path, assignment, monkeypatch
+):
+    make_batch(tmp_path / "in", 2)
+    out = tmp_path / "out"
+    grade_batch([str(tmp_path / "in")], assignment, out, jobs=1)
+    monkeypatch.setattr("grader.grade.grader_sources_hash", lambda: "a fixed grader")
+    changed = grade_batch([str(tmp_path / "in")], assignment, out, jobs=1)
+    assert (changed.graded, changed.skipped) == (2, 0)
+    unchanged = grade_batch([str(tmp_path / "in")], assignment, out, jobs=1)
+    assert (unchanged.graded, unchanged.skipped) == (0, 2)
 
 
 def test_grading_twice_gives_the_same_bytes_apart_from_the_timestamp(tmp_path, assignment):
