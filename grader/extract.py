@@ -23,6 +23,8 @@ _MARKER = re.compile(r"^\s*#\s*graded\s*function\b[\s:]*([A-Za-z_]\w*)?", re.I |
 _BUILTINS = frozenset(dir(builtins))
 _IDENTIFIER = re.compile(r"[^\W\d]\w*")
 _DEF = re.compile(r"^(?:async[ \t]+)?def[ \t]+([^\W\d]\w*)[ \t]*\(", re.M)
+_TOP_LEVEL_DEFINITION = re.compile(r"^(?:(?:async[ \t]+)?def|class)[ \t]+([^\W\d]\w*)", re.M)
+_TOP_LEVEL_IMPORT = re.compile(r"^(?:from|import)[ \t][^\n(]*(?:\([^)]*\))?", re.M)
 _STAR_IMPORT = re.compile(r"^[ \t]*from[ \t]+[\w.]+[ \t]+import[ \t]*\*", re.M)
 # Statements that may leave a name they bind as it was (a branch not taken, an empty loop) or
 # change it from its old value: whoever needs them needs that name's earlier binding too.
@@ -142,6 +144,15 @@ def _parse(source: str) -> _Parsed:
     return _Parsed(source)
 
 
+@functools.lru_cache(maxsize=1024)
+def _top_level_heads(source: str) -> frozenset[str]:
+    """Every name a top-level `def`, `class` or import of the cell may bind (a superset)."""
+    imports = _TOP_LEVEL_IMPORT.findall(source)
+    return frozenset(_TOP_LEVEL_DEFINITION.findall(source)).union(
+        *map(_IDENTIFIER.findall, imports)
+    )
+
+
 def _statement(node: ast.stmt, walrus: bool) -> _Statement:
     decorators = getattr(node, "decorator_list", [])
     first = min([node.lineno] + [d.lineno for d in decorators])
@@ -185,10 +196,10 @@ def _bound_anywhere(node: ast.AST) -> set[str]:
         if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
             names.add(node.name)
             continue
-        if isinstance(node, ast.Lambda | ast.ListComp | ast.SetComp | ast.DictComp):
+        if isinstance(
+            node, ast.Lambda | ast.ListComp | ast.SetComp | ast.DictComp | ast.GeneratorExp
+        ):
             continue  # their names are their own
-        if isinstance(node, ast.GeneratorExp):
-            continue
         if isinstance(node, ast.Import | ast.ImportFrom):
             names.update((a.asname or a.name).split(".")[0] for a in node.names if a.name != "*")
         elif isinstance(node, ast.Name | ast.Attribute | ast.Subscript | ast.Starred) and (
@@ -212,7 +223,7 @@ def _uses(segment: str, statement: _Statement) -> _Uses:
     except (SyntaxError, ValueError, RecursionError, MemoryError):
         words = frozenset(_IDENTIFIER.findall(segment))
         return _Uses(words, words, frozenset())
-    now = {symbol.get_name() for symbol in table.get_symbols() if symbol.is_referenced()}
+    now = {name for name in table.get_identifiers() if table.lookup(name).is_referenced()}
     if statement.rereads:
         now |= statement.binds
     later: set[str] = set()
@@ -221,14 +232,20 @@ def _uses(segment: str, statement: _Statement) -> _Uses:
     while nested:
         scope = nested.pop()
         nested.extend(scope.get_children())
-        for symbol in scope.get_symbols():
-            if symbol.is_global() and (symbol.is_referenced() or symbol.is_assigned()):
-                later.add(symbol.get_name())
-            if symbol.is_declared_global() and symbol.is_assigned():
-                writes.add(symbol.get_name())
+        if isinstance(scope, symtable.Function):  # its globals, without a lookup per local
+            names = scope.get_globals()
+        else:
+            names = [name for name in scope.get_identifiers() if scope.lookup(name).is_global()]
+        later.update(names)
+        if "global" in segment:
+            writes.update(name for name in names if _declared_and_assigned(scope.lookup(name)))
     # A nested scope may run at once (a comprehension, a class body, a function called here)
     # or later: its globals are needed at both times.
     return _Uses(frozenset(now | later), frozenset(later), frozenset(writes))
+
+
+def _declared_and_assigned(symbol: symtable.Symbol) -> bool:
+    return symbol.is_declared_global() and symbol.is_assigned()
 
 
 # --- The notebook -------------------------------------------------------------------------------
@@ -249,7 +266,7 @@ class _Cell:
         return name in self.functions
 
 
-Place = tuple[int, int]  # (cell index, statement index): a statement's position in the notebook
+_Place = tuple[int, int]  # (cell index, statement index): a statement's position in the notebook
 
 
 class _Notebook:
@@ -257,16 +274,17 @@ class _Notebook:
 
     def __init__(self, cells: tuple[Cell, ...], assignment_names: frozenset[str]) -> None:
         self.cells = [_Cell(cell, index) for index, cell in enumerate(cells)]
-        self.end: Place = (len(self.cells), 0)
+        self.end: _Place = (len(self.cells), 0)
         self.assignment_names = assignment_names  # never a student's helper that sets globals
         self._mentions: dict[str, list[_Cell]] = {}
         self._writers: dict[str, frozenset[str]] = {}
-        self._stars: list[Place] | None = None
+        self._defining: dict[str, list[_Cell]] = {}
+        self._stars: list[_Place] | None = None
 
-    def uses(self, place: Place) -> _Uses:
+    def uses(self, place: _Place) -> _Uses:
         return self.cells[place[0]].parsed.uses(place[1])
 
-    def statement(self, place: Place) -> _Statement:
+    def statement(self, place: _Place) -> _Statement:
         return self.cells[place[0]].parsed.statements[place[1]]
 
     def mentions(self, *names: str) -> list[_Cell]:
@@ -278,13 +296,31 @@ class _Notebook:
             found = self._mentions[names[0]] = [c for c in self.cells if names[0] in c.source]
         return found
 
+    def defining(self, name: str) -> list[_Cell]:
+        """The cells whose top level may define or import `name`: only those can replace a
+        builtin. Told from the text, so the many cells calling `print` are not parsed."""
+        found = self._defining.get(name)
+        if found is None:
+            found = self._defining[name] = [
+                cell
+                for cell in self.mentions(name)
+                if name in _cached(_top_level_heads, cell.source)
+            ]
+        return found
+
     def last_binding(
-        self, name: str, before: Place, within: _Cell | None = None, definitions_only: bool = False
-    ) -> Place | None:
+        self, name: str, before: _Place, within: _Cell | None = None, definitions_only: bool = False
+    ) -> _Place | None:
         """The last statement before `before` that binds `name` (only in `within`, if given),
         counting a call to a student's function that assigns it as a `global`."""
         writers = frozenset() if within or definitions_only else self.writers(name)
-        for cell in reversed([within] if within else self.mentions(name, *writers)):
+        if within:
+            candidates = [within]
+        elif definitions_only:
+            candidates = self.defining(name)
+        else:
+            candidates = self.mentions(name, *writers)
+        for cell in reversed(candidates):
             if cell.index > before[0]:
                 continue
             parsed = cell.parsed
@@ -314,7 +350,7 @@ class _Notebook:
             )
         return found
 
-    def star_imports(self, before: Place) -> list[Place]:
+    def star_imports(self, before: _Place) -> list[_Place]:
         """The `from m import *` statements before `before`."""
         if self._stars is None:
             self._stars = [
@@ -347,6 +383,7 @@ def _extract_one(name: str, notebook: _Notebook, external: frozenset[str]) -> Ex
     if home is None:
         return Extraction(name, "missing", message=_missing_message(name, notebook.cells))
     number = home.cell.number
+    note = _redefinition_note(name, home, reason, notebook.cells)
     error = home.parsed.error
     if error is not None:
         return Extraction(
@@ -357,6 +394,7 @@ def _extract_one(name: str, notebook: _Notebook, external: frozenset[str]) -> Ex
             message=f"{type(error).__name__} in cell {number}"
             + (f", line {error.lineno}" if error.lineno else "")
             + f": {error.msg}",
+            note=note,
         )
     places = _Program(notebook, home, name, external).places()
     return Extraction(
@@ -365,7 +403,7 @@ def _extract_one(name: str, notebook: _Notebook, external: frozenset[str]) -> Ex
         cell=number,
         code=home.cell.source,
         chunks=_chunks(notebook, places),
-        note=_redefinition_note(name, home, reason, notebook.cells),
+        note=note,
     )
 
 
@@ -379,15 +417,15 @@ class _Program:
         # Names the assignment answers come from it, unless the graded cell binds them itself.
         self.skipped = external - own
         self.home_only = (external & own) | {name}
-        self._found: dict[tuple[str, Place], list[Place]] = {}
+        self._found: dict[tuple[str, _Place], list[_Place]] = {}
 
-    def places(self) -> list[Place]:
+    def places(self) -> list[_Place]:
         """Every needed statement, in notebook order (none if the cell binds the function only
         in text the parser does not see as a definition, e.g. a docstring)."""
         end = self.notebook.end
         root = self.notebook.last_binding(self.name, end, within=self.home)
-        kept: set[Place] = set()
-        done: set[tuple[Place, Place]] = set()
+        kept: set[_Place] = set()
+        done: set[tuple[_Place, _Place]] = set()
         queue = [(root, end)] if root else []
         while queue:
             place, demanded = queue.pop()
@@ -404,7 +442,7 @@ class _Program:
                 queue.extend((found, moment) for found in self.binding(name, moment))
         return sorted(kept)
 
-    def binding(self, name: str, before: Place) -> list[Place]:
+    def binding(self, name: str, before: _Place) -> list[_Place]:
         """The statements giving `name` its value just before `before`: its last binding; or,
         for a name nothing binds, the star imports (`from numpy import *`) run by then."""
         if name in self.skipped:
@@ -425,7 +463,7 @@ class _Program:
         return found
 
 
-def _chunks(notebook: _Notebook, places: list[Place]) -> tuple[Chunk, ...]:
+def _chunks(notebook: _Notebook, places: list[_Place]) -> tuple[Chunk, ...]:
     """One chunk per statement, imports optional; statements sharing a line share a chunk."""
     spans: list[tuple[_Cell, int, int, bool]] = []
     for place in places:
@@ -473,12 +511,13 @@ def _redefinition_note(name: str, home: _Cell, reason: str, cells: list[_Cell]) 
         said = f"{subject} {verb} `{name}` again"
     else:
         said = f"{subject} also {verb} `{name}`"
-    marked_again = any(name in c.marker_names for c in others)
-    why = {
-        "marked": f"the {'last ' if marked_again else ''}cell marked `# GRADED FUNCTION: {name}`",
-        "unnamed": "the cell marked `# GRADED FUNCTION`",
-        "last": "the last one",
-    }[reason]
+    marker = {"marked": f"# GRADED FUNCTION: {name}", "unnamed": "# GRADED FUNCTION"}.get(reason)
+    if marker is None:
+        why = "the last one"
+    else:
+        marked = name if reason == "marked" else None
+        last = "last " if any(marked in c.marker_names for c in others) else ""
+        why = f"the {last}cell marked `{marker}`"
     return f"{said}; the definition in cell {home.cell.number}, {why}, was graded."
 
 

@@ -285,6 +285,14 @@ def test_a_redefinition_is_noted():
                             "one, was graded."
     assert extract(cells("# GRADED FUNCTION: f\ndef f():\n    return 1\n"), GRADED,
                    PROVIDED)["f"].note == ""
+    broken = extract(cells(
+        "# GRADED FUNCTION: f\ndef f():\n    return 1\n",
+        "def f():\n    return 2\n",
+        "# GRADED FUNCTION: f\ndef f():\n    return (\n",
+    ), GRADED, PROVIDED)["f"]
+    assert broken.status == "syntax_error" and broken.note == (
+        "Cells 1 and 2 also define `f`; the definition in cell 3, the last cell marked "
+        "`# GRADED FUNCTION: f`, was graded.")
 
 
 # --- End to end: each style through the real pipeline ------------------------------------------
