@@ -174,6 +174,8 @@ def render(outcome: CheckOutcome, color: bool) -> str:
         label, kind = _LABELS[function.status]
         points = f"{function.score:g}/{function.max_score:g}"
         lines.append(f"  {style(f'{label:<7}', kind)} {name:<{width}}  {points:>7}")
+        if function.note:
+            lines.append(f"      {style(function.note, 'dim')}")
         if function.status != "passed":
             lines.extend(f"      {line}" for line in _problems(outcome, function, style))
     tests = result.tests

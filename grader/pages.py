@@ -154,6 +154,8 @@ def _function_section(item: DisplayedFunction) -> str:
         f'  <div class="fn-body">\n'
         f'    <p class="fix s-{escape(f.status)}">{fix}{escape(f.message)}</p>\n'
     ]
+    if f.note:
+        out.append(f'    <p class="note">{escape(f.note)}</p>\n')
     if item.cases:
         out.append('    <h3 class="vh">Cases</h3>\n    <ol class="cases">\n')
         for case in item.cases:

@@ -50,6 +50,18 @@ class FunctionResult:
     message: str
     cell: int | None = None
     code: str = ""
+    # Which of several definitions of the function was graded, and why; empty if only one.
+    note: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        """The function's entry in results.json."""
+        return {
+            "score": self.score,
+            "max_score": self.max_score,
+            "status": self.status,
+            "message": self.message,
+            "note": self.note or None,
+        }
 
 
 @dataclass(frozen=True)
@@ -72,16 +84,10 @@ class SubmissionResult:
             "assignment": self.assignment,
             "score": self.score,
             "max_score": self.max_score,
-            "functions": {
-                name: {key: getattr(f, key) for key in _FUNCTION_KEYS}
-                for name, f in self.functions.items()
-            },
+            "functions": {name: f.to_json() for name, f in self.functions.items()},
             "tests": [test.to_json() for test in self.tests],
             "error": self.error,
         }
-
-
-_FUNCTION_KEYS = ("score", "max_score", "status", "message")
 
 
 def ordered_cases(assignment: Assignment, function: str, public_only: bool = False) -> list[Case]:
@@ -269,6 +275,7 @@ def _function_result(
         "max_score": _round(max_score),
         "cell": extraction.cell,
         "code": extraction.code,
+        "note": extraction.note,
     }
     if extraction.status != "found":
         return FunctionResult(status=extraction.status, message=extraction.message, **base)

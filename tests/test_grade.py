@@ -225,7 +225,7 @@ def test_output_contract(tmp_path, assignment):
     assert document["submission"] == "a" and document["source"].endswith("a.ipynb")
     assert document["assignment"] == "gradient_checking" and document["error"] is None
     for function in document["functions"].values():
-        assert set(function) == {"score", "max_score", "status", "message"}
+        assert set(function) == {"score", "max_score", "status", "message", "note"}
     for test in document["tests"]:
         assert set(test) == {"name", "score", "max_score", "status", "output", "visibility"}
         assert test["status"] in ("passed", "failed")
@@ -271,3 +271,15 @@ def test_a_fault_of_the_grader_costs_one_submission_not_the_batch(tmp_path, assi
     assert b["score"] == 100 and a["score"] == 0
     assert "grader itself failed" in a["error"] and a["fingerprint"] == ""
     assert "internal error while grading" in caplog.text
+
+
+def test_the_report_says_which_of_two_definitions_was_graded(tmp_path, assignment):
+    experiment = "def forward_propagation(x, theta):\n    return 0  # trying something\n"
+    files = {"twice.ipynb": notebook(IMPORTS, FORWARD, experiment)}
+    result = grade(tmp_path, assignment, files)["twice"]
+    forward = result["functions"]["forward_propagation"]
+    note = forward["note"].lower()
+    assert forward["score"] == 10 and "cell 2" in note and "cell 3" in note
+    assert result["functions"]["backward_propagation"]["note"] is None
+    page = (tmp_path / "out" / "twice" / "report.html").read_text(encoding="utf-8")
+    assert '<p class="note">Cell 3 defines' in page
