@@ -24,7 +24,7 @@ def _grade(args: argparse.Namespace) -> int:
     # The workers load numpy while this process loads the rest and the assignment.
     started = [start_worker() for _ in range(args.jobs or default_size())]
     try:
-        from grader.grade import grade_batch
+        from grader.grade import NoHiddenCases, grade_batch
         from grader.progress import Progress
         from grader.sandbox.pool import SandboxUnavailable
 
@@ -44,8 +44,9 @@ def _grade(args: argparse.Namespace) -> int:
                 args.require_isolation,
                 Progress(),
                 started,
+                args.public_only,
             )
-        except (FileNotFoundError, SandboxUnavailable) as problem:
+        except (FileNotFoundError, NoHiddenCases, SandboxUnavailable) as problem:
             print(f"grader grade: {problem}", file=sys.stderr)
             return 2
     finally:
@@ -132,6 +133,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--require-isolation",
         action="store_true",
         help="refuse to run unless every sandbox protection is available",
+    )
+    grade.add_argument(
+        "--public-only",
+        action="store_true",
+        help="grade on the public cases alone (required for a released bundle); every result "
+        "says so",
     )
     grade.set_defaults(handler=_grade)
 

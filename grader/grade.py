@@ -43,6 +43,10 @@ INTERNAL_ERROR = (
 )
 
 
+class NoHiddenCases(Exception):
+    """A released bundle to grade without --public-only: hard-coded answers would pass."""
+
+
 @dataclass(frozen=True)
 class BatchOutcome:
     graded: int
@@ -76,12 +80,16 @@ def grader_sources_hash() -> str:
     return sources_hash(PACKAGE)
 
 
-def fingerprint(submission: Submission, assignment_fingerprint: str) -> str:
+def fingerprint(
+    submission: Submission, assignment_fingerprint: str, public_only: bool = False
+) -> str:
     """What decides whether a stored result is still valid."""
     digest = hashlib.sha256(submission.digest)
     digest.update((submission.error or "").encode())
     digest.update(assignment_fingerprint.encode())
     digest.update(grader_sources_hash().encode())
+    if public_only:
+        digest.update(b"public cases only")
     return digest.hexdigest()[:24]
 
 
@@ -91,16 +99,20 @@ def remove_leftovers(out: Path) -> None:
         leftover.unlink(missing_ok=True)
 
 
-def grade_one(pool: WorkerPool, assignment: Assignment, submission: Submission) -> SubmissionResult:
+def grade_one(
+    pool: WorkerPool, assignment: Assignment, submission: Submission, public_only: bool = False
+) -> SubmissionResult:
     """Grade one submission that has been read."""
     if submission.error is not None:
-        return unreadable_result(assignment, submission.id, submission.source, submission.error)
+        return unreadable_result(
+            assignment, submission.id, submission.source, submission.error, public_only
+        )
     extractions = extract(
         submission.cells, assignment.functions, assignment.provided, referenced(assignment)
     )
-    runs, protections = run_functions(pool, assignment, extractions)
+    runs, protections = run_functions(pool, assignment, extractions, public_only)
     return score_submission(
-        assignment, submission.id, submission.source, extractions, runs, protections=protections
+        assignment, submission.id, submission.source, extractions, runs, public_only, protections
     )
 
 
@@ -113,11 +125,21 @@ def grade_batch(
     require_isolation: bool = False,
     progress: Callable[[int, int], None] | None = None,
     started: Sequence[subprocess.Popen] = (),
+    public_only: bool = False,
 ) -> BatchOutcome:
     """Grade every submission under `paths` into `out`; returns counts and the class mean.
 
     `started`: workers from `start_worker()` for the pool to adopt (at most `jobs`).
+    `public_only`: grade on the public cases alone, and mark every result so; a released
+    bundle, which has no other cases, is refused without it (`NoHiddenCases`).
     """
+    if assignment.solution is None and not public_only:
+        raise NoHiddenCases(
+            f"{assignment.folder} is a released bundle: it has the public cases only, so answers "
+            "hard-coded from them would earn full marks. Grade with the instructor's folder "
+            "(with assignment.py), or pass --public-only to grade on the public cases and mark "
+            "every result as such."
+        )
     out.mkdir(parents=True, exist_ok=True)
     remove_leftovers(out)
     files = find_files(paths)
@@ -134,7 +156,7 @@ def grade_batch(
 
     def work(submission_id: str, source: str, path: Path) -> bool:
         submission = read_submission(submission_id, source, path)
-        stamp = fingerprint(submission, assignment_print)
+        stamp = fingerprint(submission, assignment_print, public_only)
         if not force:
             previous = read_results(out, submission_id)
             if previous and previous.get("fingerprint") == stamp:
@@ -142,12 +164,14 @@ def grade_batch(
                 return False
         graded_at = datetime.now(UTC).isoformat(timespec="seconds")
         try:
-            result = grade_one(pool, assignment, submission)
-            count(write_submission(out, result, assignment, stamp, graded_at))
+            result = grade_one(pool, assignment, submission, public_only)
+            count(write_submission(out, result, assignment, stamp, graded_at, public_only))
         except Exception:  # a fault of ours costs this submission only, never the batch
             logger.exception("internal error while grading %s", source)
-            failed = unreadable_result(assignment, submission_id, source, INTERNAL_ERROR)
-            document = results_document(failed, "", graded_at)
+            failed = unreadable_result(
+                assignment, submission_id, source, INTERNAL_ERROR, public_only
+            )
+            document = results_document(failed, "", graded_at, public_only)
             write_atomic(out / submission_id / "results.json", readable_json(document))
             count(document)
         return True

@@ -43,6 +43,7 @@ _HEAD = (
     f"<style>\n{_CSS}</style>\n"
 )
 _HIDDEN_TAG = '<span class="tag">hidden</span> '
+_PUBLIC_ONLY_TAG = '<span class="tag bad">public cases only</span>'
 _ENTITIES = (("&", "&amp;"), ("<", "&lt;"), (">", "&gt;"), ('"', "&#34;"), ("'", "&#39;"))
 
 
@@ -81,15 +82,23 @@ def _status(status: str) -> str:
     )
 
 
-def student_page(result: SubmissionResult, functions: list[DisplayedFunction], title: str) -> str:
-    """A student's report: total, a row per function, then each function's cases and code."""
+def student_page(
+    result: SubmissionResult,
+    functions: list[DisplayedFunction],
+    title: str,
+    public_only: bool = False,
+) -> str:
+    """A student's report: total, a row per function, then each function's cases and code.
+
+    `public_only`: the grade leaves out the hidden cases, which the report says at the top."""
     passed = sum(item.result.status == "passed" for item in functions)
     share = percent(result.score, result.max_score)
     score, most = points(result.score), points(result.max_score)
     name, out = escape(result.submission), []
+    scope = " (public cases only)" if public_only else ""
     out.append(
         f'<!DOCTYPE html>\n<html lang="en">\n<head>\n{_HEAD}'
-        f"<title>{name}: {score} / {most} · {escape(title)}</title>\n</head>\n<body>\n"
+        f"<title>{name}: {score} / {most}{scope} · {escape(title)}</title>\n</head>\n<body>\n"
         '<div class="page">\n<header class="hero">\n  <div>\n'
         f'    <p class="eyebrow">{escape(title)} · grading report</p>\n'
         f'    <h1 id="student">{name}</h1>\n'
@@ -99,8 +108,18 @@ def student_page(result: SubmissionResult, functions: list[DisplayedFunction], t
         '    <span class="track" aria-hidden="true">'
         f'<span class="fill" style="width: {share}%"></span></span>\n'
         f'    <p class="sub">{share} % · {passed} of {len(functions)} functions correct</p>\n'
-        "  </div>\n</header>\n\n<main>\n"
+        + (f'    <p class="sub">{_PUBLIC_ONLY_TAG}</p>\n' if public_only else "")
+        + "  </div>\n</header>\n\n<main>\n"
     )
+    if public_only:
+        out.append(
+            '<section class="alert" id="public-only" aria-labelledby="public-only-title">\n'
+            '  <h2 id="public-only-title"><span aria-hidden="true">⚠ </span>'
+            "Graded on public cases only</h2>\n"
+            "  <p>This grade comes from the public cases alone, the ones you could check "
+            "yourself; no hidden case was run. Your final grade, with the hidden cases, may be "
+            "lower.</p>\n</section>\n"
+        )
     if result.error:
         out.append(
             '<section class="alert" id="error" aria-labelledby="error-title">\n'
@@ -201,14 +220,16 @@ def summary_page(stats: ClassStatistics, rows: Iterable[dict], title: str) -> It
     unread = stats.unreadable
     flag = ' class="flag"' if unread else ""
     warning = '<span aria-hidden="true">⚠ </span>' if unread else ""
+    scope = " · public cases only" if stats.public_only else ""
     yield (
         f'<!DOCTYPE html>\n<html lang="en">\n<head>\n{_HEAD}'
         f"<title>{escape(title)}: class summary</title>\n</head>\n<body>\n"
         '<div class="page wide">\n<header>\n  <p class="eyebrow">Class summary</p>\n'
         f"  <h1>{escape(title)}</h1>\n"
-        f'  <p class="meta">{count} submission{"" if count == 1 else "s"} · {most} points in all\n'
-        '    · <a href="gradebook.csv">gradebook.csv</a></p>\n</header>\n\n<main>\n'
-        '<section aria-labelledby="overview-title">\n'
+        f'  <p class="meta">{count} submission{"" if count == 1 else "s"} · {most} points in all'
+        f'{scope}\n    · <a href="gradebook.csv">gradebook.csv</a></p>\n</header>\n\n<main>\n'
+        + _public_only_alert(stats)
+        + '<section aria-labelledby="overview-title">\n'
         '  <h2 id="overview-title" class="vh">Overview</h2>\n'
         '  <dl class="tiles" id="overview">\n'
         f'    <div><dt>Submissions</dt><dd id="count">{count}</dd></div>\n'
@@ -252,6 +273,24 @@ def summary_page(stats: ClassStatistics, rows: Iterable[dict], title: str) -> It
         "  <p>Each name opens that student's report. The reports and this page are "
         "self-contained files: they load nothing from the network.</p>\n"
         "</footer>\n</div>\n</body>\n</html>\n"
+    )
+
+
+def _public_only_alert(stats: ClassStatistics) -> str:
+    if not stats.public_only:
+        return ""
+    which = (
+        "Every result"
+        if stats.public_only == stats.count
+        else (f"{stats.public_only} of {stats.count} results")
+    )
+    return (
+        '<section class="alert" id="public-only" aria-labelledby="public-only-title">\n'
+        '  <h2 id="public-only-title"><span aria-hidden="true">⚠ </span>'
+        "Graded on public cases only</h2>\n"
+        f"  <p>{which} here left out the hidden cases (--public-only): answers hard-coded "
+        "from the public cases score as if they were correct. These are not final grades.</p>\n"
+        "</section>\n\n"
     )
 
 
@@ -343,6 +382,8 @@ def _student_row(row: dict, functions: tuple[str, ...]) -> str:
         )
     error = row["error"]
     note = f'<span class="tag bad">⚠ unreadable</span> {escape(error)}' if error else ""
+    if row.get("public_only") is True:
+        note = f"{_PUBLIC_ONLY_TAG} {note}".rstrip()
     submission = row["submission"]
     unreadable = ' class="unreadable"' if error else ""
     return (

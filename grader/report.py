@@ -41,9 +41,12 @@ def write_atomic(path: Path, text: str, made: bool = False) -> None:
         raise
 
 
-def results_document(result: SubmissionResult, fingerprint: str, graded_at: str) -> dict:
-    """What results.json holds."""
-    return {**result.to_json(), "fingerprint": fingerprint, "graded_at": graded_at}
+def results_document(
+    result: SubmissionResult, fingerprint: str, graded_at: str, public_only: bool = False
+) -> dict:
+    """What results.json holds; `public_only` only when true, so a normal result is unchanged."""
+    marked = {"public_only": True} if public_only else {}
+    return {**result.to_json(), **marked, "fingerprint": fingerprint, "graded_at": graded_at}
 
 
 def readable_json(document: dict[str, Any]) -> str:
@@ -111,25 +114,33 @@ def _function(function: FunctionResult, tests: list[TestResult]) -> DisplayedFun
     return DisplayedFunction(function, [_case(t, function.message) for t in tests], code, marked)
 
 
-def student_report(result: SubmissionResult, assignment: Assignment) -> str:
+def student_report(
+    result: SubmissionResult, assignment: Assignment, public_only: bool = False
+) -> str:
     """The self-contained HTML report a student reads."""
     tests: dict[str, list[TestResult]] = {name: [] for name in result.functions}
     for test in result.tests:
         tests.setdefault(test.function, []).append(test)
     functions = [_function(f, tests[name]) for name, f in result.functions.items()]
-    return student_page(result, functions, assignment.title)
+    return student_page(result, functions, assignment.title, public_only)
 
 
 def write_submission(
-    out: Path, result: SubmissionResult, assignment: Assignment, fingerprint: str, graded_at: str
+    out: Path,
+    result: SubmissionResult,
+    assignment: Assignment,
+    fingerprint: str,
+    graded_at: str,
+    public_only: bool = False,
 ) -> dict:
     """Write the report first and results.json last: results.json marks a finished grading.
 
     Returns what results.json holds."""
     folder = out / result.submission
     folder.mkdir(parents=True, exist_ok=True)
-    write_atomic(folder / "report.html", student_report(result, assignment), made=True)
-    document = results_document(result, fingerprint, graded_at)
+    report = student_report(result, assignment, public_only)
+    write_atomic(folder / "report.html", report, made=True)
+    document = results_document(result, fingerprint, graded_at, public_only)
     write_atomic(folder / "results.json", readable_json(document), made=True)
     return document
 
@@ -169,6 +180,7 @@ class ClassStatistics:
     max_score: float = 0.0
     count: int = 0
     unreadable: int = 0
+    public_only: int = 0
     total: float = 0.0
     histogram: Counter = field(default_factory=Counter)
     scores: Counter = field(default_factory=Counter)
@@ -186,6 +198,7 @@ class ClassStatistics:
         self.total += document["score"]
         self.scores[document["score"]] += 1
         self.unreadable += document["error"] is not None
+        self.public_only += document.get("public_only") is True
         fraction = document["score"] / document["max_score"] if document["max_score"] else 0
         self.histogram[min(9, int(fraction * 10))] += 1
         for name, function in document["functions"].items():
