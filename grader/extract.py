@@ -9,6 +9,7 @@ that bind nothing it needs (test calls, prints, plots) are left out, so they nev
 from __future__ import annotations
 
 import ast
+import bisect
 import builtins
 import functools
 import re
@@ -325,14 +326,9 @@ class _Notebook:
                 continue
             parsed = cell.parsed
             limit = before[1] if cell.index == before[0] else len(parsed.statements)
-            for index in range(limit - 1, -1, -1):
-                statement = parsed.statements[index]
-                if definitions_only and statement.kind not in ("definition", "import"):
-                    continue
-                if name in statement.binds or (
-                    writers and statement.kind == "other" and writers & parsed.uses(index).now
-                ):
-                    return cell.index, index
+            index = _last_in_cell(parsed, name, limit, definitions_only, writers)
+            if index is not None:
+                return cell.index, index
         return None
 
     def writers(self, name: str) -> frozenset[str]:
@@ -360,6 +356,24 @@ class _Notebook:
                 for index in cell.parsed.stars
             ]
         return [place for place in self._stars if place < before]
+
+
+def _last_in_cell(
+    parsed: _Parsed, name: str, limit: int, definitions_only: bool, writers: frozenset[str]
+) -> int | None:
+    """The last statement of a cell before statement `limit` that binds `name`."""
+    indices = parsed.binders.get(name, [])
+    found = None
+    for position in range(bisect.bisect_left(indices, limit) - 1, -1, -1):
+        index = indices[position]
+        if not definitions_only or parsed.statements[index].kind in ("definition", "import"):
+            found = index
+            break
+    if writers:  # a later call to a function assigning the name as a global binds it too
+        for index in range(limit - 1, -1 if found is None else found, -1):
+            if parsed.statements[index].kind == "other" and writers & parsed.uses(index).now:
+                return index
+    return found
 
 
 def extract(

@@ -24,8 +24,8 @@ _ESCAPE_LINE = (
 )
 _ESCAPE = re.compile(_ESCAPE_LINE)
 _MAYBE_ESCAPE = re.compile("^" + _ESCAPE_LINE, re.M)
-# What decides where a logical line ends: strings (whole), comments, brackets, a backslash
-# continuation, and newlines; everything else is skipped by the search.
+# What decides where a logical line ends, besides brackets: strings (whole), comments, a
+# backslash continuation, and newlines. Brackets are counted between these, a run at a time.
 _CODE = re.compile(
     r"""'''(?:[^'\\]+|\\.|'(?!''))*(?:'''|\Z)
     |\"\"\"(?:[^"\\]+|\\.|"(?!""))*(?:\"\"\"|\Z)
@@ -33,8 +33,6 @@ _CODE = re.compile(
     |"(?:[^"\\\n]+|\\.)*"?
     |\#[^\n]*
     |\\\n
-    |(?P<open>[(\[{])
-    |(?P<close>[)\]}])
     |(?P<newline>\n)""",
     re.S | re.X,
 )
@@ -99,13 +97,16 @@ def _end_of_logical_line(text: str, start: int) -> int:
     """Just after the newline that ends the logical line starting at `start` (or the end)."""
     depth = 0
     position = start
-    while (token := _CODE.search(text, position)) is not None:
+    for token in _CODE.finditer(text, start):
+        depth = max(depth + _brackets(text, position, token.start()), 0)
         position = token.end()
-        kind = token.lastgroup
-        if kind == "newline" and depth == 0:
+        if token.lastgroup == "newline" and depth == 0:
             return position
-        if kind == "open":
-            depth += 1
-        elif kind == "close" and depth:
-            depth -= 1
     return len(text)
+
+
+def _brackets(text: str, start: int, end: int) -> int:
+    """How many more brackets `text[start:end]` opens than it closes."""
+    count = text.count
+    opened = count("(", start, end) + count("[", start, end) + count("{", start, end)
+    return opened - count(")", start, end) - count("]", start, end) - count("}", start, end)
