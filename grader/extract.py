@@ -15,7 +15,7 @@ import functools
 import re
 import symtable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from grader.ipython_syntax import cell_magic, is_python, neutralise
 from grader.read import Cell
@@ -64,8 +64,7 @@ def strip_magics(source: str) -> str:
 # --- One cell, read and parsed once per distinct text ------------------------------------------
 
 
-@dataclass(frozen=True)
-class _Statement:
+class _Statement(NamedTuple):
     """A top-level statement: its lines, the names it binds, and what kind of binding it is."""
 
     first_line: int  # its first decorator's, for a decorated definition
@@ -75,8 +74,7 @@ class _Statement:
     rereads: bool = False  # `x += 1`, or an `if`/`for`/`try` that may leave a name as it was
 
 
-@dataclass(frozen=True)
-class _Uses:
+class _Uses(NamedTuple):
     """The global names a statement reads: when it runs (`now`), and later, when a function it
     defines is called (`later`); and the globals its functions assign (`writes`)."""
 
