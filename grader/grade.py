@@ -37,6 +37,7 @@ from grader.spec import Assignment
 
 logger = logging.getLogger(__name__)
 PACKAGE = Path(grader.__file__).resolve().parent
+_HASHING = threading.Lock()
 INTERNAL_ERROR = (
     "The grader itself failed on this submission, through no fault of the file; the details "
     "are in the grader's log and the next run will try again."
@@ -73,10 +74,15 @@ def sources_hash(package: Path) -> str:
     return digest.hexdigest()
 
 
-@functools.cache
 def grader_sources_hash() -> str:
     """The grader's own code, hashed once per process: a fix to the grader regrades the results
     it stored."""
+    with _HASHING:  # a batch's threads all ask at its start: one of them hashes
+        return _package_sources_hash()
+
+
+@functools.cache
+def _package_sources_hash() -> str:
     return sources_hash(PACKAGE)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import shutil
@@ -13,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from grader.grade import PACKAGE, grade_batch, grader_sources_hash, sources_hash
+from grader.grade import PACKAGE, _package_sources_hash, grade_batch, sources_hash
 from grader.spec import load_assignment
 from tests.conftest import CORRECT, FORWARD, ROOT, notebook
 
@@ -75,18 +76,27 @@ def test_a_changed_assignment_regrades_everything(tmp_path, assignment):
 def test_a_change_to_the_grader_s_code_changes_its_hash(tmp_path):
     package = tmp_path / "grader"
     shutil.copytree(PACKAGE, package, ignore=shutil.ignore_patterns("__pycache__"))
-    assert sources_hash(package) == sources_hash(PACKAGE)
+    before = sources_hash(package)
     (package / "__pycache__").mkdir(exist_ok=True)
     (package / "__pycache__" / "score.cpython-311.pyc").write_bytes(b"compiled")
-    assert sources_hash(package) == sources_hash(PACKAGE)  # compiled files are not sources
+    assert sources_hash(package) == before  # compiled files are not sources
     for changed in (package / "score.py", package / "templates" / "base.css"):
         original = changed.read_bytes()
         changed.write_bytes(original[:-1] + bytes([original[-1] ^ 1]))
-        assert sources_hash(package) != sources_hash(PACKAGE), changed.name
+        assert sources_hash(package) != before, changed.name
         changed.write_bytes(original)
-    grader_sources_hash()
-    grader_sources_hash()
-    assert grader_sources_hash.cache_info().misses == 1  # hashed once per process
+    assert sources_hash(package) == before
+
+
+def test_the_grader_s_code_is_hashed_once_per_process(tmp_path, assignment, monkeypatch):
+    hashed = []
+    monkeypatch.setattr("grader.grade.sources_hash", lambda package: hashed.append(package) or "")
+    monkeypatch.setattr(
+        "grader.grade._package_sources_hash", functools.cache(_package_sources_hash.__wrapped__)
+    )
+    make_batch(tmp_path / "in", 8)
+    grade_batch([str(tmp_path / "in")], assignment, tmp_path / "out", jobs=2)
+    assert hashed == [PACKAGE]
 
 
 def test_a_changed_grader_regrades_everything_and_an_unchanged_one_nothing(
