@@ -68,6 +68,8 @@ def neutralise(source: str) -> str:
 
 
 def _neutralise_escapes(text: str) -> str:
+    """Each logical line that IPython would transform becomes `pass`; nothing else changes
+    (no such line can be valid Python, so a cell that parses is never altered)."""
     pieces: list[str] = []
     kept_from = position = 0
     while position < len(text):  # `position` starts a logical line
