@@ -1,0 +1,34 @@
+"""Run the service under uvicorn on a socket bound beforehand, so its address is known (and an
+address in use is reported) before any worker starts."""
+
+from __future__ import annotations
+
+import socket
+
+import uvicorn
+
+from grader.service.app import create_app
+from grader.service.service import Service
+
+GRACEFUL_SHUTDOWN_SECONDS = 30  # requests in flight get this long to finish
+
+
+def bind(host: str, port: int) -> socket.socket:
+    """A listening socket; port 0 picks a free one."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    return socket.create_server((host, port), family=family, backlog=2048)
+
+
+def serve(service: Service, listener: socket.socket) -> None:
+    """Answer HTTP for a started `service` on `listener` until SIGINT or SIGTERM, then stop it."""
+    config = uvicorn.Config(
+        create_app(service),
+        log_level="info",
+        access_log=False,
+        lifespan="off",
+        timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
+    )
+    try:
+        uvicorn.Server(config).run(sockets=[listener])
+    finally:
+        service.stop()
