@@ -447,9 +447,11 @@ ATTACKS: dict[str, Attack] = {
     ),
     "forged_huge_error": attack(
         "forward_propagation",
+        # Each field hundreds of times what a report keeps, yet small enough to be sent and
+        # checked far within the time limit on a slow machine (it must end in error, not time).
         r'''
-        text = {"type": "T" * 3000000, "message": "M" * 3000000, "where": "W" * 3000000}
-        send({"type": "result", "error": text, "stdout": "S" * 3000000})
+        text = {"type": "T" * 1000000, "message": "M" * 1000000, "where": "W" * 1000000}
+        send({"type": "result", "error": text, "stdout": "S" * 1000000})
         return 0
         ''',
         "error",
@@ -587,10 +589,13 @@ ATTACKS: dict[str, Attack] = {
         "forward_propagation",
         r'''
         sys.setrecursionlimit(10**6)
-        nested = []
-        for _ in range(10**6):
-            nested = [nested]
-        return repr(nested)
+
+        def deeper(depth):
+            # Each call goes through C (a method-wrapper), so an 8 MiB C stack overflows
+            # after about 16,000 calls: milliseconds on any machine.
+            return deeper.__call__(depth + 1)
+
+        return deeper(0)
         ''',
         "error",
     ),
