@@ -98,6 +98,9 @@ class CallbackDispatcher:
             follow_redirects=False,  # a redirect could lead to a host that is not allowed
             headers={"User-Agent": f"grader/{grader.__version__}"},
             trust_env=False,
+            # A fresh connection per attempt: a receiver's idle connection it closed meanwhile
+            # would fail an attempt that had nothing wrong with it.
+            limits=httpx.Limits(max_keepalive_connections=0),
         )
         self._executor = ThreadPoolExecutor(DELIVERY_THREADS, thread_name_prefix="callback")
         self._in_flight: set[int] = set()

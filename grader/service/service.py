@@ -185,7 +185,12 @@ class Service:
         with its reason, read the way the grading will read it."""
         submission = read_submission(record.id, record.filename, path)
         if submission.error is not None:
-            raise ApiError(422, "unreadable_file", submission.error)
+            raise ApiError(
+                422,
+                "unreadable_file",
+                f"{submission.error} Upload the notebook (.ipynb) or its exported script (.py) "
+                "as Jupyter saves it.",
+            )
 
     def _graded(self, record: SubmissionRecord) -> None:
         self.callbacks.wake()
