@@ -104,18 +104,22 @@ def _traced_answers(assignment: Assignment, case: Case) -> dict[str, Any]:
     if not others:
         return {}
     answers: dict[str, Any] = {}
+    modelled: set[str] = set()
 
-    def recording(name: str, function: Callable[..., Any]) -> Callable[..., Any]:
+    def recording(name: str, function: Callable[..., Any], model: bool) -> Callable[..., Any]:
         def call(*args: Any, **kwargs: Any) -> Any:
             value = function(*args, **kwargs)
-            answers[_call_key(name, args, kwargs)] = protocol.encode(value)
+            key = _call_key(name, args, kwargs)
+            answers[key] = protocol.encode(value)
+            if model:
+                modelled.add(key)
             return value
 
         return call
 
     model = assignment.models.get(case.model, {}) if case.model else {}
     names = {
-        name: recording(name, model.get(name) or getattr(assignment.solution, name))
+        name: recording(name, model.get(name) or getattr(assignment.solution, name), name in model)
         for name in others
     }
     traced = substituted(graded, names)
@@ -123,7 +127,8 @@ def _traced_answers(assignment: Assignment, case: Case) -> dict[str, Any]:
         traced(*copy.deepcopy(case.args))
     except Exception:  # noqa: BLE001 - without answers, every call makes its round trip
         return {}
-    own = {_call_key(c.function, c.args, {}) for c in assignment.cases}
+    # A model's answer to a case's own call is not that case's expected value: it may go.
+    own = {_call_key(c.function, c.args, {}) for c in assignment.cases} - modelled
     return {key: value for key, value in answers.items() if key not in own}
 
 
