@@ -8,6 +8,7 @@ A released bundle (see `grader.release`) holds only the public part: `public_cas
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import importlib.util
 import json
@@ -88,8 +89,23 @@ class Assignment:
     def case_points(self, case: Case, public_only: bool = False) -> Fraction:
         """The points a case is worth: its function's points shared by weight, exactly, so a
         function whose cases all pass earns exactly its points."""
-        total = sum(Fraction(c.weight) for c in self.cases_of(case.function, public_only))
-        return Fraction(self.points[case.function]) * Fraction(case.weight) / total
+        return self._case_points[public_only][id(case)]
+
+    @functools.cached_property
+    def _case_points(self) -> dict[bool, dict[int, Fraction]]:
+        """Every case's points, with and without the hidden cases, by the case's id (the
+        assignment holds its cases, so their ids stay theirs): worked out once, not per
+        submission."""
+        shares: dict[bool, dict[int, Fraction]] = {}
+        for public_only in (False, True):
+            shares[public_only] = {}
+            for function, points in self.points.items():
+                cases = self.cases_of(function, public_only)
+                total = sum((Fraction(c.weight) for c in cases), Fraction(0))
+                for case in cases:
+                    share = Fraction(points) * Fraction(case.weight) / total
+                    shares[public_only][id(case)] = share
+        return shares
 
     @property
     def fingerprint(self) -> str:
