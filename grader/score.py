@@ -17,8 +17,8 @@ from grader.sandbox.pool import CallResult, FunctionRun
 from grader.spec import Assignment, Case
 
 HIDDEN_HINT = (
-    "Hidden cases use inputs you have not seen (other values, shapes, networks or epsilon): "
-    "make sure nothing is hard-coded and the formula is exactly the one asked for."
+    "Hidden cases use inputs you have not seen: make sure nothing is hard-coded and the "
+    "formula is exactly the one asked for."
 )
 
 

@@ -12,6 +12,7 @@ import functools
 import hashlib
 import importlib.util
 import json
+import re
 import sys
 import types
 from collections.abc import Callable, Mapping
@@ -144,10 +145,17 @@ def read_support(folder: Path, modules: tuple[str, ...], prelude: str) -> dict[s
     }
 
 
+class AssignmentError(ValueError):
+    """An assignment folder that cannot be graded with; the message says what to fix."""
+
+
 def load_assignment(folder: str | Path) -> Assignment:
-    """Import `folder/assignment.py` in the grader's process and build its spec.
+    """Import `folder/assignment.py` in the grader's process, build its spec and check it.
 
     A released bundle (no assignment.py, but public_cases.json) is loaded by `load_released`.
+    The folder's own modules (`solution`, `provided`, ...) are imported for this load only:
+    a module of the same name loaded before, by the user or another assignment, is set aside
+    meanwhile and put back after.
     """
     folder = Path(folder).resolve()
     entry = folder / "assignment.py"
@@ -157,20 +165,78 @@ def load_assignment(folder: str | Path) -> Assignment:
         raise FileNotFoundError(
             f"{folder} has no assignment.py or {RELEASED_CASES}: is it an assignment folder?"
         )
+    own = {path.stem for path in folder.glob("*.py")}
+    set_aside = {name: sys.modules.pop(name) for name in list(sys.modules) if name in own}
     before = set(sys.modules)
     sys.path.insert(0, str(folder))
+    unique = hashlib.sha256(str(folder).encode()).hexdigest()[:12]
     try:
-        spec = importlib.util.spec_from_file_location(f"_assignment_{folder.name}", entry)
+        spec = importlib.util.spec_from_file_location(f"_assignment_{unique}", entry)
         module = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(module)
-        assignment: Assignment = module.build(folder)
+        build = getattr(module, "build", None)
+        if not callable(build):
+            raise AssignmentError(f"{entry} defines no build(folder) returning the Assignment.")
+        assignment = build(folder)
     finally:
         sys.path.remove(str(folder))
         for name in set(sys.modules) - before:
             origin = getattr(sys.modules[name], "__file__", None) or ""
             if origin.startswith(str(folder)):
                 del sys.modules[name]
+        sys.modules.update(set_aside)
+    if not isinstance(assignment, Assignment):
+        raise AssignmentError(
+            f"{entry}: build() returned {type(assignment).__name__}, not an Assignment."
+        )
+    validate(assignment)
     return assignment
+
+
+def validate(assignment: Assignment) -> None:
+    """Raise `AssignmentError` listing every problem that would make grading wrong or fail."""
+    problems = []
+    if not _IDENTIFIER.fullmatch(assignment.name or ""):
+        problems.append(f"name {assignment.name!r} must be a plain identifier (letters, digits, _)")
+    if not assignment.points:
+        problems.append("points is empty: name at least one graded function and its points")
+    for function, points in assignment.points.items():
+        if not _IDENTIFIER.fullmatch(function):
+            problems.append(f"graded function {function!r} is not a Python identifier")
+        if isinstance(points, bool) or not isinstance(points, int | float) or not points > 0:
+            problems.append(f"{function}: points must be a positive number, not {points!r}")
+        if not assignment.cases_of(function):
+            problems.append(f"{function}: has points but no case")
+        elif all(case.hidden for case in assignment.cases_of(function)):
+            problems.append(f"{function}: every case is hidden; give students one public case")
+        if assignment.solution is not None and not callable(
+            getattr(assignment.solution, function, None)
+        ):
+            problems.append(f"{function}: the reference solution does not define it")
+    for case in assignment.cases:
+        where = f"case {case.name!r} of {case.function}"
+        if case.function not in assignment.points:
+            problems.append(f"{where}: {case.function} is not a graded function (add its points)")
+        if not case.weight > 0:
+            problems.append(f"{where}: weight must be positive, not {case.weight!r}")
+        if not isinstance(case.expect, Close | Within):
+            problems.append(f"{where}: expect must be Close or Within")
+        if case.model is not None and case.model not in assignment.models:
+            problems.append(f"{where}: model {case.model!r} is not in the assignment's models")
+        answered = set(assignment.models.get(case.model, {})) if case.model else set()
+        if any(not called <= answered for called in case.expect_when):
+            problems.append(f"{where}: expect_when names functions its model does not answer")
+    for model, functions in assignment.models.items():
+        for function in set(functions) - set(assignment.points):
+            problems.append(f"model {model!r} answers {function}, which is not graded")
+    if not assignment.time_limit > 0:
+        problems.append(f"time_limit must be positive, not {assignment.time_limit!r}")
+    if problems:
+        listed = "\n".join(f"  - {problem}" for problem in problems)
+        raise AssignmentError(f"the assignment {assignment.name!r} cannot be used:\n{listed}")
+
+
+_IDENTIFIER = re.compile(r"[^\W\d]\w*")
 
 
 def load_released(folder: str | Path) -> Assignment:
@@ -195,7 +261,7 @@ def load_released(folder: str | Path) -> Assignment:
             name: (folder / f"{name}.py").read_text(encoding="utf-8")
             for name in data["support_modules"]
         }
-        return Assignment(
+        assignment = Assignment(
             name=data["name"],
             title=data["title"],
             points={name: float(points) for name, points in data["points"].items()},
@@ -209,7 +275,9 @@ def load_released(folder: str | Path) -> Assignment:
         )
     except (OSError, ValueError, KeyError, TypeError, AttributeError, ProtocolError) as problem:
         reason = f"{type(problem).__name__}: {problem}"
-        raise ValueError(f"{path} is not a readable released assignment ({reason})") from None
+        raise AssignmentError(f"{path} is not a readable released assignment ({reason})") from None
+    validate(assignment)
+    return assignment
 
 
 def _expectation(data: dict) -> Expectation:
