@@ -190,6 +190,7 @@ class ServiceProcess:
         environment = {**os.environ, "GRADER_CALLBACK_SECRET": SECRET.decode()}
         command = service_command("serve", "--data", str(data), "--port", "0", *args)
         with log.open("ab") as output:
+            start = output.tell()  # a restart appends to the same log
             self.process = subprocess.Popen(
                 command, stdout=output, stderr=output, env=environment, cwd=ROOT
             )
@@ -198,8 +199,8 @@ class ServiceProcess:
         def address() -> str | None:
             if self.process.poll() is not None:
                 raise AssertionError(f"the service exited:\n{log.read_text()}")
-            lines = log.read_text().splitlines()
-            return next((line.split(marker)[1] for line in lines[::-1] if marker in line), None)
+            lines = log.read_bytes()[start:].decode().splitlines()
+            return next((line.split(marker)[1] for line in lines if marker in line), None)
 
         self.url = wait_for(address, "the service to listen")
         wait_for(self._healthy, "the service to answer /healthz")

@@ -202,7 +202,7 @@ def test_the_gradebook_holds_the_latest_graded_upload_per_student(lms, instructo
 
 def _multipart(body: bytes, boundary: str = "b0undary") -> tuple[bytes, dict[str, str]]:
     head = (
-        f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; "
+        f'--{boundary}\r\nContent-Disposition: form-data; name="file"; '
         'filename="n.ipynb"\r\nContent-Type: application/octet-stream\r\n\r\n'
     ).encode()
     return head + body, {"Content-Type": f"multipart/form-data; boundary={boundary}"}

@@ -3,6 +3,7 @@ address in use is reported) before any worker starts."""
 
 from __future__ import annotations
 
+import signal
 import socket
 
 import uvicorn
@@ -28,6 +29,10 @@ def serve(service: Service, listener: socket.socket) -> None:
         lifespan="off",
         timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
     )
+    # uvicorn stops on SIGINT or SIGTERM, then raises the signal again for the handler it found:
+    # this one lets the service stop in order and the command exit with 0.
+    for stop_signal in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(stop_signal, lambda number, frame: None)
     try:
         uvicorn.Server(config).run(sockets=[listener])
     finally:
