@@ -70,9 +70,9 @@ def _check(process: Popen, notebook: str, assignment_dir: str | None) -> CheckOu
     from grader.run import referenced, run_functions, sandbox_setup
     from grader.sandbox.pool import WorkerPool
     from grader.score import score_submission, unreadable_result
-    from grader.spec import default_assignment_dir, load_assignment
+    from grader.spec import load_assignment
 
-    folder = Path(assignment_dir) if assignment_dir else default_assignment_dir()
+    folder = Path(assignment_dir) if assignment_dir else _assignment_beside(Path(notebook))
     try:
         assignment = load_assignment(folder)
     except (OSError, ValueError) as problem:
@@ -95,6 +95,14 @@ def _check(process: Popen, notebook: str, assignment_dir: str | None) -> CheckOu
     )
     hints = _hints(result, submission.cells, assignment, uses_own=not referenced(assignment))
     return CheckOutcome(result, assignment.title, host, hints)
+
+
+def _assignment_beside(notebook: Path) -> Path:
+    """The released bundle the notebook sits in, else the bundled assignment."""
+    from grader.spec import RELEASED_CASES, default_assignment_dir
+
+    folder = notebook.resolve().parent
+    return folder if (folder / RELEASED_CASES).is_file() else default_assignment_dir()
 
 
 def _hints(

@@ -2,7 +2,8 @@
 
 The bundle holds the notebook with the solution code blanked, the support modules, the prelude
 and the public cases with their expected values, in `public_cases.json`. Nothing hidden goes in:
-no reference solution, no hidden case, no `assignment.py`.
+no reference solution, no hidden case, no `assignment.py`. The instructor notebook is graded
+first, against every case: a solution that does not earn full marks is not released.
 """
 
 from __future__ import annotations
@@ -18,10 +19,19 @@ import nbformat
 
 from grader.compare import Close, Expectation, Within
 from grader.sandbox.protocol import encode
-from grader.spec import RELEASE_FORMAT, RELEASED_CASES, Assignment, load_assignment
+from grader.spec import (
+    RELEASE_FORMAT,
+    RELEASED_CASES,
+    Assignment,
+    AssignmentError,
+    load_assignment,
+)
 
 NOTEBOOK = "assignment.ipynb"
 PRELUDE = "provided.py"
+STUDENT_README = "README.md"
+# The notebook's metadata key naming its assignment, so tools can find it without a flag.
+METADATA_KEY = "grader"
 _START = re.compile(r"^([ \t]*)###[ \t]*START CODE HERE[ \t]*###")
 _END = re.compile(r"^[ \t]*###[ \t]*END CODE HERE[ \t]*###")
 
@@ -73,11 +83,17 @@ def release(assignment_dir: Path, out: Path) -> Bundle:
         raise UsageError(f"{assignment_dir} has no {NOTEBOOK} to release.")
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise UsageError(f"{out} is not a new or empty folder; choose another --out.")
-    assignment = load_assignment(source)
+    try:
+        assignment = load_assignment(source)
+    except AssignmentError as problem:
+        raise UsageError(str(problem)) from None
+    verify_solution(assignment, source / NOTEBOOK)
     notebook, blanked = blank_notebook(source / NOTEBOOK)
+    notebook.metadata[METADATA_KEY] = {"assignment": assignment.name, "title": assignment.title}
     cases = public_spec(assignment)
     out.mkdir(parents=True, exist_ok=True)
     nbformat.write(notebook, out / NOTEBOOK)
+    (out / STUDENT_README).write_text(student_readme(assignment), encoding="utf-8")
     for name, text in assignment.support_modules.items():
         (out / f"{name}.py").write_text(text, encoding="utf-8")
     (out / PRELUDE).write_text(assignment.prelude, encoding="utf-8")
@@ -91,6 +107,59 @@ def release(assignment_dir: Path, out: Path) -> Bundle:
         hidden_cases=sum(case.hidden for case in assignment.cases),
         model_cases=sum(not case.hidden and case.model is not None for case in assignment.cases),
     )
+
+
+def verify_solution(assignment: Assignment, notebook: Path) -> None:
+    """Grade the instructor notebook on every case; refuse a solution short of full marks, so
+    the notebook students get and the reference the grader uses cannot disagree."""
+    from grader.grade import grade_one
+    from grader.read import read_submission
+    from grader.run import sandbox_setup
+    from grader.sandbox.pool import WorkerPool
+
+    submission = read_submission("instructor", str(notebook), notebook)
+    with WorkerPool(sandbox_setup(assignment), 1) as pool:
+        result = grade_one(pool, assignment, submission)
+    if result.score == result.max_score:
+        return
+    short = [f for f in result.functions.values() if f.score != f.max_score]
+    details = "; ".join(f"{f.name} {f.score:g}/{f.max_score:g}: {f.message}" for f in short)
+    raise ReleaseError(
+        f"{notebook.name} scores {result.score:g}/{result.max_score:g} against its own "
+        f"assignment, so its solution and the reference disagree: {details}"
+    )
+
+
+def student_readme(assignment: Assignment) -> str:
+    """What students read first in the bundle: how to install, check and submit."""
+    return f"""# {assignment.title}
+
+Work in `{NOTEBOOK}`: fill in the code between `### START CODE HERE ###` and
+`### END CODE HERE ###` in each cell marked `# GRADED FUNCTION`, keeping each function's name.
+
+## Check your work before you submit
+
+Install the grader once (Python 3.11 or newer):
+
+```sh
+python -m venv .venv
+.venv/bin/pip install grader   # or the wheel or folder your course gives you
+```
+
+Then, in this folder:
+
+```sh
+.venv/bin/grader check {NOTEBOOK}
+```
+
+It runs the public cases of every graded function in a fraction of a second and says what
+to fix. It finds this assignment by itself, from `{RELEASED_CASES}` beside the notebook.
+Hidden cases, run after you submit, use other inputs: hard-code nothing.
+
+## Submit
+
+Upload `{NOTEBOOK}` as your course asks. Outputs do not count and need not be cleared.
+"""
 
 
 def public_spec(assignment: Assignment) -> dict[str, Any]:

@@ -24,7 +24,7 @@ from grader.spec import Assignment, default_assignment_dir, load_assignment
 
 REFERENCE = default_assignment_dir()
 BUNDLE_FILES = {"assignment.ipynb", "gc_utils.py", "testCases.py", "provided.py",
-                "public_cases.json"}  # fmt: skip
+                "public_cases.json", "README.md"}  # fmt: skip
 # Solution lines the template gives students outside the START/END CODE HERE markers.
 TEMPLATE_LINES = {
     "parameters_values, _ = dictionary_to_vector(parameters)",
@@ -218,6 +218,31 @@ def test_solution_notebook_passes_and_blank_notebook_fails(bundle: Path) -> None
     assert blank.returncode == 1
     assert blank.stdout.count("is a `None` placeholder still in your code?") >= 3
     assert "cell 22, line 35: thetaplus[i][0] = None" in blank.stdout
+
+
+def test_a_notebook_in_its_bundle_is_checked_without_a_flag(bundle: Path) -> None:
+    released = nbformat.read(bundle / "assignment.ipynb", as_version=4)
+    assert released.metadata["grader"]["assignment"] == "gradient_checking"
+    blank = grader("check", str(bundle / "assignment.ipynb"))
+    assert blank.returncode == 1
+    assert "5 of 5 public cases failed" in blank.stdout  # the bundle's cases, not the default's
+    assert "is a `None` placeholder still in your code?" in blank.stdout
+    guide = (bundle / "README.md").read_text(encoding="utf-8")
+    assert "grader check assignment.ipynb" in guide and "Submit" in guide
+
+
+def test_a_solution_that_disagrees_with_the_reference_is_not_released(tmp_path: Path) -> None:
+    folder = tmp_path / "instructor"
+    shutil.copytree(REFERENCE, folder, ignore=shutil.ignore_patterns("__pycache__"))
+    book = nbformat.read(folder / "assignment.ipynb", as_version=4)
+    cell = next(c for c in book.cells if "def forward_propagation(" in c.source)
+    cell.source = cell.source.replace("J = theta * x", "J = theta + x")
+    nbformat.write(book, folder / "assignment.ipynb")
+    done = grader("release", str(folder), "--out", str(tmp_path / "out"))
+    assert done.returncode == 1
+    assert "assignment.ipynb scores 90/100 against its own assignment" in done.stderr
+    assert "forward_propagation 0/10" in done.stderr
+    assert not (tmp_path / "out").exists()
 
 
 def test_bundle_check_calls_the_students_own_functions(bundle: Path, tmp_path: Path) -> None:
