@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import NoReturn
 
 from grader.sandbox.launch import THREAD_VARIABLES
+from grader.service.cli import add_commands as add_service_commands
 
 
 def _assignment(path: str | None):  # noqa: ANN202 - lazy import keeps `grader check` fast
@@ -27,6 +28,7 @@ def _grade(args: argparse.Namespace) -> int:
         from grader.grade import NoHiddenCases, grade_batch
         from grader.progress import Progress
         from grader.sandbox.pool import SandboxUnavailable
+        from grader.spec import AssignmentError
 
         out = Path(args.out)
         try:
@@ -46,7 +48,7 @@ def _grade(args: argparse.Namespace) -> int:
                 started,
                 args.public_only,
             )
-        except (FileNotFoundError, NoHiddenCases, SandboxUnavailable) as problem:
+        except (FileNotFoundError, AssignmentError, NoHiddenCases, SandboxUnavailable) as problem:
             print(f"grader grade: {problem}", file=sys.stderr)
             return 2
     finally:
@@ -166,6 +168,8 @@ def build_parser() -> argparse.ArgumentParser:
     release.add_argument("assignment_dir", help="instructor folder (with assignment.py)")
     release.add_argument("--out", required=True, help="new or empty folder for the bundle")
     release.set_defaults(handler=_release)
+
+    add_service_commands(commands)
     return parser
 
 
