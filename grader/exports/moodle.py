@@ -1,0 +1,87 @@
+"""Moodle: fill the assignment's offline grading worksheet (Grade, and Feedback comments).
+
+The worksheet is the CSV Moodle's assignment downloads under "Download grading worksheet":
+`Identifier,Full name,Email address,Status,Grade,Maximum Grade,Grade can be changed,...`, with
+`Feedback comments` when that feedback type is on. `Identifier` is "Participant N" (the word
+is translated with Moodle's language; N is the participant id the grader reads from Moodle's
+download as the student id). Moodle's upload matches rows by it and skips a row whose
+`Last modified (grade)` is older than the grade it holds, so that cell is never touched.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from pathlib import Path
+
+from grader.exports import ExportError
+from grader.exports.results import ClassResults, StudentResult
+from grader.exports.table import CsvText, FillReport, guarded, parse_points, points
+
+IDENTIFIER = "Identifier"
+GRADE = "Grade"
+MAXIMUM = "Maximum Grade"
+FEEDBACK = "Feedback comments"
+_PARTICIPANT = re.compile(r"(\d+)\s*$")
+
+
+def fill_moodle(results: ClassResults, worksheet: Path, output: Path) -> FillReport:
+    """Write `worksheet` to `output` with each graded participant's grade and feedback."""
+    table = CsvText(worksheet)
+    identifier, grade = table.column(IDENTIFIER), table.column(GRADE)
+    if identifier is None or grade is None:
+        absent = " and ".join(
+            repr(c) for c, at in ((IDENTIFIER, identifier), (GRADE, grade)) if at is None
+        )
+        raise ExportError(
+            f"{worksheet} has no {absent} column: give the offline grading worksheet Moodle's "
+            "assignment downloads (View all submissions, Download grading worksheet), in English"
+        )
+    maximum, feedback = table.column(MAXIMUM), table.column(FEEDBACK)
+    cells: dict[tuple[int, int], str] = {}
+    seen: set[str] = set()
+    without_result = 0
+    scaled = set()
+    for i, row in enumerate(table.rows):
+        found = _PARTICIPANT.search(row.value(identifier))
+        if not found:
+            continue
+        result = results.students.get(found.group(1))
+        if result is None:
+            without_result += 1
+            continue
+        seen.add(result.student_id)
+        out_of = row.value(maximum) if maximum is not None else ""
+        possible = parse_points(out_of)
+        score = result.score
+        if possible is not None and result.max_score and possible != result.max_score:
+            score = result.score * possible / result.max_score
+            scaled.add(
+                f"scores out of {points(result.max_score)} scaled to Moodle's maximum "
+                f"grade, {points(possible)}"
+            )
+        decimal_comma = "," in out_of and "." not in out_of
+        cells[i, grade] = points(score).replace(".", ",") if decimal_comma else points(score)
+        if feedback is not None:
+            cells[i, feedback] = guarded(html.escape(summary(result), quote=False))
+    table.write_filled(cells, output)
+    notes = tuple(sorted(scaled))
+    if feedback is None:
+        notes += (
+            f"no {FEEDBACK!r} column, so grades only: turn on feedback comments in the "
+            "assignment's settings to send the summaries",
+        )
+    missing = tuple(results.label(s) for s in results.students if s not in seen)
+    return FillReport(len({row for row, _ in cells}), without_result, missing, notes)
+
+
+def summary(result: StudentResult) -> str:
+    """A line of feedback: the score, then each function's status and points."""
+    head = f"{points(result.score)}/{points(result.max_score)} points"
+    if result.error:
+        return f"{head}: {result.error}"
+    functions = "; ".join(
+        f"{f.name}: {f.status.replace('_', ' ')} ({points(f.score)}/{points(f.max_score)})"
+        for f in result.functions
+    )
+    return f"{head}. {functions}" if functions else head
