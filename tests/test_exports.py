@@ -82,43 +82,53 @@ def student(student_id: str, name: str | None, layout: str = "canvas") -> dict:
     return {"id": student_id, "name": name, "layout": layout}
 
 
-@pytest.fixture
-def class_out(tmp_path) -> Path:
+def write_class(out: Path, layout: str) -> Path:
     """A class folder written by hand: attempts, a legacy result, an extra student, debris."""
-    out = tmp_path / "out"
     full = dict(FUNCTIONS)
-    write_result(out, "canvas-1001", student("1001", "Chen, Alice"), full)
+    write_result(out, f"{layout}-1001", student("1001", "Chen, Alice", layout), full)
     # Graded twice into the folder; the later grading counts.
     write_result(
         out,
-        "canvas-1002-old",
-        student("1002", "王小明"),
+        f"{layout}-1002-old",
+        student("1002", "王小明", layout),
         {**full, "gradient_check": 0.0, "gradient_check_n": 0.0},
         graded_at="2026-11-30T09:00:00+00:00",
     )
     write_result(
         out,
-        "canvas-1002",
-        student("1002", "王小明"),
+        f"{layout}-1002",
+        student("1002", "王小明", layout),
         {**full, "backward_propagation": 7.5, "gradient_check": 20.0, "gradient_check_n": 0.0},
         graded_at="2026-12-01T11:00:00+01:00",
     )
     write_result(
         out,
-        "canvas-1003",
-        student("1003", "Zoë Müller"),
+        f"{layout}-1003",
+        student("1003", "Zoë Müller", layout),
         dict.fromkeys(FUNCTIONS, 0.0),
         error="The file is empty: nothing was saved in it.",
     )
-    write_result(out, "canvas-9999", student("9999", "Extra, Ghost"), full)
+    write_result(out, f"{layout}-9999", student("9999", "Extra, Ghost", layout), full)
     write_result(out, "legacy_upload", None, full)  # graded before results had a student
     (out / "torn").mkdir()
     (out / "torn" / "results.json").write_text('{"submission": "torn", "sco', encoding="utf-8")
     return out
 
 
+@pytest.fixture
+def class_out(tmp_path) -> Path:
+    """A class graded from Canvas's download."""
+    return write_class(tmp_path / "out", "canvas")
+
+
+@pytest.fixture
+def moodle_out(tmp_path) -> Path:
+    """A class graded from Moodle's download."""
+    return write_class(tmp_path / "out", "moodle")
+
+
 def test_results_are_read_one_per_student(class_out):
-    results = read_class(class_out)
+    results = read_class(class_out, "canvas")
     assert set(results.students) == {"1001", "1002", "1003", "9999", "legacy_upload"}
     assert results.students["1002"].score == 37.5  # the later of two gradings
     assert results.students["1002"].name == "王小明"
@@ -132,9 +142,9 @@ def test_results_of_another_assignment_are_left_out(tmp_path):
     write_result(out, "a", student("1", None), FUNCTIONS, assignment="gradient_checking")
     write_result(out, "b", student("2", None), FUNCTIONS, assignment="other")
     with pytest.raises(ExportError, match="several assignments"):
-        read_class(out)
+        read_class(out, "canvas")
     (out / "summary.json").write_text('{"assignment": "other"}', encoding="utf-8")
-    results = read_class(out)
+    results = read_class(out, "canvas")
     assert set(results.students) == {"2"}
     assert results.unusable == ("a: graded for gradient_checking, not other",)
 
@@ -300,11 +310,11 @@ def moodle_file(rows: list[list[str]], delimiter: str = ",") -> bytes:
     return "".join(delimiter.join(row) + "\n" for row in rows).encode("utf-8")
 
 
-def test_moodle_worksheet_gets_grades_and_feedback(tmp_path, class_out, capsys):
+def test_moodle_worksheet_gets_grades_and_feedback(tmp_path, moodle_out, capsys):
     worksheet, filled = tmp_path / "worksheet.csv", tmp_path / "filled.csv"
     worksheet.write_bytes(moodle_file(moodle_rows()))
     code, out, err = run_cli(
-        capsys, "moodle", str(class_out), "--worksheet", str(worksheet), "--output", str(filled)
+        capsys, "moodle", str(moodle_out), "--worksheet", str(worksheet), "--output", str(filled)
     )
     assert code == 0
     feedback = {
@@ -329,7 +339,7 @@ def test_moodle_worksheet_gets_grades_and_feedback(tmp_path, class_out, capsys):
     assert "9999 (Extra, Ghost)" in err
 
 
-def test_moodle_worksheet_resaved_by_a_spreadsheet_keeps_its_separators(tmp_path, class_out):
+def test_moodle_worksheet_resaved_by_a_spreadsheet_keeps_its_separators(tmp_path, moodle_out):
     """Semicolons and decimal commas, as a spreadsheet in a German locale saves it; a worksheet
     without feedback comments gets grades only, and says so."""
     from grader.exports.moodle import fill_moodle
@@ -337,7 +347,7 @@ def test_moodle_worksheet_resaved_by_a_spreadsheet_keeps_its_separators(tmp_path
     rows = [row[:10] for row in moodle_rows(maximum="10,00")]
     worksheet, filled = tmp_path / "worksheet.csv", tmp_path / "filled.csv"
     worksheet.write_bytes(BOM.encode() + moodle_file(rows, ";").replace(b"\n", b"\r\n"))
-    report = fill_moodle(read_class(class_out), worksheet, filled)
+    report = fill_moodle(read_class(moodle_out, "moodle"), worksheet, filled)
     for row, grade in ((1, "10"), (2, "3,75"), (3, "0")):
         rows[row][4] = grade
     assert filled.read_bytes() == BOM.encode() + moodle_file(rows, ";").replace(b"\n", b"\r\n")
@@ -346,14 +356,32 @@ def test_moodle_worksheet_resaved_by_a_spreadsheet_keeps_its_separators(tmp_path
     assert any("scaled to Moodle's maximum grade, 10" in note for note in report.notes)
 
 
-def test_moodle_refuses_a_file_that_is_not_a_worksheet(tmp_path, class_out, capsys):
+def test_moodle_refuses_a_file_that_is_not_a_worksheet(tmp_path, moodle_out, capsys):
     worksheet = tmp_path / "grades.csv"
     worksheet.write_bytes(canvas_file(canvas_rows()))
     code, _, err = run_cli(
-        capsys, "moodle", str(class_out), "--worksheet", str(worksheet),
+        capsys, "moodle", str(moodle_out), "--worksheet", str(worksheet),
         "--output", str(tmp_path / "filled.csv"),
     )  # fmt: skip
     assert code == 2 and "no 'Identifier' and 'Grade' column" in err and err.count("\n") == 1
+
+
+def test_ids_of_another_lms_are_never_matched(tmp_path, moodle_out, capsys):
+    """Participant 1001 in Moodle and user 1001 in Canvas are two students."""
+    gradebook = tmp_path / "export.csv"
+    gradebook.write_bytes(canvas_file(canvas_rows()))
+    code, _, err = run_cli(
+        capsys, "canvas", str(moodle_out), "--gradebook", str(gradebook),
+        "--column", "Gradient Checking (4242)", "--output", str(tmp_path / "filled.csv"),
+    )  # fmt: skip
+    assert code == 2 and err.count("\n") == 1
+    assert "none of the 1 student(s) with a result has a row" in err
+    assert "'legacy_upload'" in err and "grade the submissions as Canvas downloads them" in err
+    assert not (tmp_path / "filled.csv").exists()
+    results = read_class(moodle_out, "canvas")
+    assert "moodle-1001: graded from a Moodle download, so its id is not a Canvas id" in (
+        results.unusable
+    )
 
 
 def test_cells_written_are_numbers_without_needless_decimals_and_never_formulas():

@@ -13,7 +13,7 @@ import re
 from pathlib import Path
 
 from grader.exports import ExportError
-from grader.exports.results import ClassResults
+from grader.exports.results import ClassResults, nothing_matched
 from grader.exports.table import CsvText, FillReport, parse_points, points
 
 _ASSIGNMENT_COLUMN = re.compile(r"\(\d+\)$")
@@ -80,6 +80,8 @@ def fill_canvas(results: ClassResults, gradebook: Path, column: str, output: Pat
                 f"possible, {points(possible)}"
             )
         cells[i, target] = points(score)
+    if not cells:
+        raise nothing_matched(results, gradebook, "canvas")
     table.write_filled(cells, output)
     missing = tuple(results.label(s) for s in results.students if s not in seen)
     return FillReport(len(cells), without_result, missing, tuple(sorted(scaled)))

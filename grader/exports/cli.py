@@ -95,7 +95,7 @@ def _fill(lms: str, args: argparse.Namespace, fill: Callable[[ClassResults], Fil
     from grader.exports.results import read_class
 
     try:
-        results = read_class(Path(args.out))
+        results = read_class(Path(args.out), lms)
         report = fill(results)
     except ExportError as problem:
         print(f"grader export {lms}: {problem}", file=sys.stderr)

@@ -15,7 +15,7 @@ import re
 from pathlib import Path
 
 from grader.exports import ExportError
-from grader.exports.results import ClassResults, StudentResult
+from grader.exports.results import ClassResults, StudentResult, nothing_matched
 from grader.exports.table import CsvText, FillReport, guarded, parse_points, points
 
 IDENTIFIER = "Identifier"
@@ -64,6 +64,8 @@ def fill_moodle(results: ClassResults, worksheet: Path, output: Path) -> FillRep
         cells[i, grade] = points(score).replace(".", ",") if decimal_comma else points(score)
         if feedback is not None:
             cells[i, feedback] = guarded(html.escape(summary(result), quote=False))
+    if not cells:
+        raise nothing_matched(results, worksheet, "moodle")
     table.write_filled(cells, output)
     notes = tuple(sorted(scaled))
     if feedback is None:

@@ -3,6 +3,10 @@
 Only the documents' public shape is used (README "Output", docs/lms.md), so an output folder
 written by any version of the grader can be exported. A result without a `student` field
 (folders graded before identities existed) is filed under its `submission` id.
+
+Ids are compared within one LMS only: a Canvas user id and a Moodle participant id may be the
+same number for two different students, so results read from another LMS's download are left
+out of an export (results from plain folders are kept: their ids are whatever the folders say).
 """
 
 from __future__ import annotations
@@ -14,6 +18,9 @@ from pathlib import Path
 from typing import Any
 
 from grader.exports import ExportError
+
+# The layouts whose ids belong to one LMS (docs/lms.md); any other layout's ids are the folders'.
+LMS_LAYOUTS = ("canvas", "moodle", "gradescope")
 
 
 @dataclass(frozen=True)
@@ -30,6 +37,7 @@ class StudentResult:
 
     student_id: str
     name: str | None
+    layout: str
     assignment: str
     score: float
     max_score: float
@@ -52,8 +60,9 @@ class ClassResults:
         return f"{student_id} ({name})" if name else student_id
 
 
-def read_class(out: Path) -> ClassResults:
-    """Every usable `OUT/*/results.json` of the class's assignment, one per student."""
+def read_class(out: Path, lms: str) -> ClassResults:
+    """Every usable `OUT/*/results.json` of the class's assignment, one per student, whose ids
+    can be `lms`'s ids."""
     if not out.is_dir():
         raise ExportError(f"{out} is not a folder: give the --out folder of `grader grade`")
     found: dict[str, list[StudentResult]] = {}
@@ -70,10 +79,29 @@ def read_class(out: Path) -> ClassResults:
     for result in results:
         if result.assignment and assignment and result.assignment != assignment:
             unusable.append(f"{result.folder}: graded for {result.assignment}, not {assignment}")
+        elif result.layout in LMS_LAYOUTS and result.layout != lms:
+            unusable.append(
+                f"{result.folder}: graded from a {result.layout.title()} download, so its id "
+                f"is not a {lms.title()} id"
+            )
         else:
             found.setdefault(result.student_id, []).append(result)
+    if not found:
+        more = f" (and {len(unusable) - 1} more like it)" if len(unusable) > 1 else ""
+        raise ExportError(f"no result in {out} can be used: {unusable[0]}{more}")
     students = {student: _counting_result(found[student]) for student in found}
     return ClassResults(students, tuple(unusable))
+
+
+def nothing_matched(results: ClassResults, lms_file: Path, lms: str) -> ExportError:
+    """The error for an LMS file in which no student with a result has a row: the wrong file,
+    or results whose ids are file names rather than the LMS's ids."""
+    examples = ", ".join(repr(student) for student in list(results.students)[:3])
+    return ExportError(
+        f"none of the {len(results.students)} student(s) with a result has a row in {lms_file} "
+        f"(their ids: {examples}): grade the submissions as {lms.title()} downloads them, so "
+        f"that results carry {lms.title()}'s ids"
+    )
 
 
 def _class_assignment(out: Path, results: list[StudentResult]) -> str:
@@ -111,6 +139,7 @@ def _student_result(path: Path) -> StudentResult:
     return StudentResult(
         student_id=student_id,
         name=_text(student.get("name")) or None,
+        layout=_text(student.get("layout")) or "files",
         assignment=_text(document.get("assignment")),
         score=_number(document["score"]),
         max_score=_number(document["max_score"]),
