@@ -19,7 +19,7 @@ import pytest
 from grader.exports import ExportError
 from grader.exports.cli import add_commands
 from grader.exports.results import read_class
-from grader.exports.table import guarded, points
+from grader.exports.table import guarded, on_scale, points
 from grader.grade import grade_batch
 from tests.conftest import BACKWARD, CHECK, CHECK_N, CORRECT, FORWARD, IMPORTS, ROOT, notebook
 
@@ -384,9 +384,13 @@ def test_ids_of_another_lms_are_never_matched(tmp_path, moodle_out, capsys):
     )
 
 
-def test_cells_written_are_numbers_without_needless_decimals_and_never_formulas():
+def test_cells_written_are_plain_numbers_on_the_lms_scale_and_never_formulas():
     assert [points(v) for v in (100.0, 37.5, 0.0, 33.3333, 2 / 3, -0.0)] == [
         "100", "37.5", "0", "33.3333", "0.6667", "0"
+    ]  # fmt: skip
+    # Scaled only to another positive maximum: a 0-point or unnamed one keeps the points.
+    assert [on_scale(37.5, 100, possible) for possible in (10, 100, 0, None)] == [
+        (3.75, True), (37.5, False), (37.5, False), (37.5, False)
     ]  # fmt: skip
     assert [guarded(t) for t in ("=1+1", "+1", "-1", "@SUM(A1)", "1 point")] == [
         "'=1+1", "'+1", "'-1", "'@SUM(A1)", "1 point"

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from grader.exports import ExportError
 from grader.exports.results import ClassResults, nothing_matched
-from grader.exports.table import CsvText, FillReport, parse_points, points
+from grader.exports.table import CsvText, FillReport, on_scale, parse_points, points
 
 _ASSIGNMENT_COLUMN = re.compile(r"\(\d+\)$")
 # Who a row is: never a column to fill.
@@ -62,7 +62,7 @@ def fill_canvas(results: ClassResults, gradebook: Path, column: str, output: Pat
     cells: dict[tuple[int, int], str] = {}
     seen: set[str] = set()
     without_result = 0
-    scaled = set()
+    notes = set()
     for i, row in enumerate(table.rows):
         student_id = row.value(id_column).strip()
         if i == points_row or not student_id:
@@ -72,19 +72,18 @@ def fill_canvas(results: ClassResults, gradebook: Path, column: str, output: Pat
             without_result += 1
             continue
         seen.add(student_id)
-        score = result.score
-        if possible is not None and result.max_score and possible != result.max_score:
-            score = result.score * possible / result.max_score
-            scaled.add(
-                f"scores out of {points(result.max_score)} scaled to Canvas's points "
-                f"possible, {points(possible)}"
+        score, scaled = on_scale(result.score, result.max_score, possible)
+        if scaled:
+            notes.add(
+                f"scores out of {points(result.max_score)} scaled to Canvas's points possible, "
+                f"{points(possible)}"
             )
         cells[i, target] = points(score)
     if not cells:
         raise nothing_matched(results, gradebook, "canvas")
     table.write_filled(cells, output)
     missing = tuple(results.label(s) for s in results.students if s not in seen)
-    return FillReport(len(cells), without_result, missing, tuple(sorted(scaled)))
+    return FillReport(len(cells), without_result, missing, tuple(sorted(notes)))
 
 
 def _columns_hint(table: CsvText) -> str:

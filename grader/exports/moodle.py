@@ -16,7 +16,7 @@ from pathlib import Path
 
 from grader.exports import ExportError
 from grader.exports.results import ClassResults, StudentResult, nothing_matched
-from grader.exports.table import CsvText, FillReport, guarded, parse_points, points
+from grader.exports.table import CsvText, FillReport, guarded, on_scale, parse_points, points
 
 IDENTIFIER = "Identifier"
 GRADE = "Grade"
@@ -41,7 +41,7 @@ def fill_moodle(results: ClassResults, worksheet: Path, output: Path) -> FillRep
     cells: dict[tuple[int, int], str] = {}
     seen: set[str] = set()
     without_result = 0
-    scaled = set()
+    notes = set()
     for i, row in enumerate(table.rows):
         found = _PARTICIPANT.search(row.value(identifier))
         if not found:
@@ -53,12 +53,11 @@ def fill_moodle(results: ClassResults, worksheet: Path, output: Path) -> FillRep
         seen.add(result.student_id)
         out_of = row.value(maximum) if maximum is not None else ""
         possible = parse_points(out_of)
-        score = result.score
-        if possible is not None and result.max_score and possible != result.max_score:
-            score = result.score * possible / result.max_score
-            scaled.add(
-                f"scores out of {points(result.max_score)} scaled to Moodle's maximum "
-                f"grade, {points(possible)}"
+        score, scaled = on_scale(result.score, result.max_score, possible)
+        if scaled:
+            notes.add(
+                f"scores out of {points(result.max_score)} scaled to Moodle's maximum grade, "
+                f"{points(possible)}"
             )
         decimal_comma = "," in out_of and "." not in out_of
         cells[i, grade] = points(score).replace(".", ",") if decimal_comma else points(score)
@@ -67,14 +66,14 @@ def fill_moodle(results: ClassResults, worksheet: Path, output: Path) -> FillRep
     if not cells:
         raise nothing_matched(results, worksheet, "moodle")
     table.write_filled(cells, output)
-    notes = tuple(sorted(scaled))
     if feedback is None:
-        notes += (
+        notes.add(
             f"no {FEEDBACK!r} column, so grades only: turn on feedback comments in the "
-            "assignment's settings to send the summaries",
+            "assignment's settings to send the summaries"
         )
     missing = tuple(results.label(s) for s in results.students if s not in seen)
-    return FillReport(len({row for row, _ in cells}), without_result, missing, notes)
+    filled = len({row for row, _ in cells})
+    return FillReport(filled, without_result, missing, tuple(sorted(notes)))
 
 
 def summary(result: StudentResult) -> str:

@@ -116,6 +116,14 @@ def points(value: float) -> str:
     return "0" if text == "-0" else text
 
 
+def on_scale(score: float, max_score: float, possible: float | None) -> tuple[float, bool]:
+    """`score` out of `max_score` as points out of the LMS's `possible`, and whether it was
+    scaled: only when the LMS names a different, positive maximum."""
+    if possible and possible > 0 and max_score and possible != max_score:
+        return score * possible / max_score, True
+    return score, False
+
+
 def parse_points(text: str) -> float | None:
     """A points cell as an LMS writes it ("10.00", "10,00"), or None if it holds no number."""
     cleaned = text.strip().replace(",", ".") if "." not in text else text.strip()
