@@ -164,7 +164,7 @@ READ_ONLY = ["(read only)"] * 6
 def canvas_rows(possible: str = "100.00") -> list[list[str]]:
     return [
         CANVAS_HEADER,
-        ["", "", "", "", "", "Manual Posting", "", "", "", "", "", "", ""],
+        ["", "", "", "", "", "Manual Posting", "", *READ_ONLY],
         ["    Points Possible", "", "", "", "", possible, "10.00", *READ_ONLY],
         ['"Chen, Alice"', "1001", "S1001", "achen", '"Section A, evening"', "", "9.00",
          "9.00", "9.00", "90.00", "90.00", "90.00", "90.00"],
@@ -381,6 +381,23 @@ def test_ids_of_another_lms_are_never_matched(tmp_path, moodle_out, capsys):
     results = read_class(moodle_out, "canvas")
     assert "moodle-1001: graded from a Moodle download, so its id is not a Canvas id" in (
         results.unusable
+    )
+
+
+def test_a_row_cut_short_gets_its_cell_and_nothing_else_moves(tmp_path):
+    """Rows a spreadsheet saved without their trailing empty cells, a blank line, a line break
+    inside quotes: filling changes only the cell written."""
+    from grader.exports.table import CsvText
+
+    source = tmp_path / "in.csv"
+    source.write_bytes(b'a,b,c\r\n\r\n1\r\n"x\r\ny",2,\r\n3,,"="\r\n')
+    table = CsvText(source)
+    assert [[f.value for f in row.fields] for row in table.rows] == [
+        [""], ["1"], ["x\r\ny", "2", ""], ["3", "", "="]
+    ]  # fmt: skip
+    table.write_filled({(1, 2): "9", (2, 2): "a, b", (3, 1): "8"}, tmp_path / "out.csv")
+    assert (tmp_path / "out.csv").read_bytes() == (
+        b'a,b,c\r\n\r\n1,,9\r\n"x\r\ny",2,"a, b"\r\n3,8,"="\r\n'
     )
 
 
