@@ -22,17 +22,29 @@ def _assignment(path: str | None):  # noqa: ANN202 - lazy import keeps `grader c
 def _grade(args: argparse.Namespace) -> int:
     from grader.sandbox.launch import default_size, discard, start_worker
 
-    # The workers load numpy while this process loads the rest and the assignment.
-    started = [start_worker() for _ in range(args.jobs or default_size())]
+    # The workers load numpy while this process loads the rest and the assignment; a run that
+    # only rebuilds the class files needs none.
+    started = [start_worker() for _ in range(args.jobs or default_size())] if args.paths else []
     try:
-        from grader.grade import NoHiddenCases, grade_batch
+        from grader.grade import NoHiddenCases, OutputUnusable, grade_batch
+        from grader.intake.gather import MissingInput
+        from grader.intake.roster import RosterError, load_roster
         from grader.progress import Progress
+        from grader.report import result_folders
         from grader.sandbox.pool import SandboxUnavailable
         from grader.spec import AssignmentError
 
         out = Path(args.out)
+        if not args.paths and not any(True for _ in result_folders(out)):
+            print(
+                f"grader grade: nothing to grade: no paths were given and {out} holds no "
+                "results to rebuild the class files from.",
+                file=sys.stderr,
+            )
+            return 1
         try:
             assignment = _assignment(args.assignment)
+            roster = load_roster(Path(args.roster)) if args.roster else None
             # What is loaded now lives as long as the process: the cyclic collector can skip it,
             # and, with a batch's garbage being mostly acyclic, run a tenth as often.
             gc.freeze()
@@ -41,14 +53,23 @@ def _grade(args: argparse.Namespace) -> int:
                 args.paths,
                 assignment,
                 out,
-                len(started),
+                len(started) or None,
                 args.force,
                 args.require_isolation,
                 Progress(),
                 started,
                 args.public_only,
+                roster,
             )
-        except (FileNotFoundError, AssignmentError, NoHiddenCases, SandboxUnavailable) as problem:
+        except (
+            FileNotFoundError,
+            AssignmentError,
+            NoHiddenCases,
+            SandboxUnavailable,
+            MissingInput,
+            OutputUnusable,
+            RosterError,
+        ) as problem:
             print(f"grader grade: {problem}", file=sys.stderr)
             return 2
     finally:
@@ -58,12 +79,43 @@ def _grade(args: argparse.Namespace) -> int:
     if off:
         reasons = "; ".join(f"{name} ({state})" for name, state in off.items())
         print(f"warning: sandbox protections off on this host: {reasons}", file=sys.stderr)
+    _print_not_graded(outcome.not_graded)
+    if args.paths:
+        print(
+            f"Graded {outcome.graded} submission(s), {outcome.skipped} unchanged and skipped, "
+            f"{outcome.submissions} in all; {len(outcome.not_graded)} input(s) not graded."
+        )
     print(
-        f"Graded {outcome.graded} submission(s), {outcome.skipped} unchanged and skipped, "
-        f"{outcome.submissions} in all; class mean {outcome.mean:.1f} / {outcome.max_score:g}."
+        f"Class: {outcome.class_size} result(s) in {out}; "
+        f"class mean {outcome.mean:.1f} / {outcome.max_score:g}."
     )
-    print(f"Reports: {out / 'index.html'} · gradebook: {out / 'gradebook.csv'}")
+    if outcome.class_size:
+        print(
+            f"Reports: {out / 'index.html'} · gradebook: {out / 'gradebook.csv'} · "
+            f"summary: {out / 'summary.json'}"
+        )
+    if args.paths and not outcome.submissions:
+        print(
+            f"grader grade: nothing to grade in {', '.join(args.paths)}: no notebook (.ipynb) "
+            "or script (.py) belongs to a student there.",
+            file=sys.stderr,
+        )
+        return 1
     return 0
+
+
+_SHOWN_NOT_GRADED = 20  # lines of the command's output; summary.json lists them all
+
+
+def _print_not_graded(not_graded: tuple) -> None:
+    """The inputs not graded, each with why; the first few, then a count."""
+    if not not_graded:
+        return
+    print(f"Not graded ({len(not_graded)}):")
+    for item in not_graded[:_SHOWN_NOT_GRADED]:
+        print(f"  {item.input}: {item.reason}")
+    if len(not_graded) > _SHOWN_NOT_GRADED:
+        print(f"  … and {len(not_graded) - _SHOWN_NOT_GRADED} more, listed in summary.json.")
 
 
 def _isolation(args: argparse.Namespace) -> int:
@@ -126,9 +178,17 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
 
     grade = commands.add_parser("grade", help="grade a batch of submissions into reports")
-    grade.add_argument("paths", nargs="+", help="notebooks, scripts or folders of them")
+    grade.add_argument(
+        "paths",
+        nargs="*",
+        help="notebooks, scripts, zips, LMS downloads or folders of them; none rebuilds the "
+        "class files in --out",
+    )
     grade.add_argument("--assignment", help="assignment folder (default: Gradient Checking)")
-    grade.add_argument("--out", default="reports", help="output folder (default: reports)")
+    grade.add_argument(
+        "--out", default="reports", help="the class's output folder (default: reports)"
+    )
+    grade.add_argument("--roster", help="CSV with id, name (and email) columns: students' names")
     grade.add_argument("--jobs", type=int, help="parallel workers (default: all cores)")
     grade.add_argument("--force", action="store_true", help="re-grade unchanged submissions")
     grade.add_argument(

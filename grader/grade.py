@@ -1,13 +1,16 @@
-"""Grade a batch: read → extract → run → score → report, per submission, in parallel.
+"""Grade a batch: intake → read → extract → run → score → report, per student, in parallel.
 
-Results stream to disk as they finish. A submission already graded with the same content
-and assignment is skipped, so an interrupted batch resumes where it stopped.
+Results stream to disk as they finish. A submission already graded for the same student with
+the same content and assignment is skipped, so an interrupted batch resumes where it stopped.
+The class files then cover every result in the output folder, this run's and earlier ones.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import hashlib
+import json
 import logging
 import subprocess
 import threading
@@ -16,14 +19,19 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import grader
 from grader.extract import extract
-from grader.read import Submission, find_files, read_submission, unique_ids
+from grader.intake.choose import choose
+from grader.intake.gather import Intake, Planned, Skipped, gather
+from grader.intake.roster import Roster
+from grader.read import Submission
 from grader.report import (
     ClassStatistics,
     read_results,
     readable_json,
+    result_folders,
     results_document,
     write_atomic,
     write_class_files,
@@ -48,14 +56,20 @@ class NoHiddenCases(Exception):
     """A released bundle to grade without --public-only: hard-coded answers would pass."""
 
 
+class OutputUnusable(Exception):
+    """The output folder cannot be one: a file is there, or it cannot be made."""
+
+
 @dataclass(frozen=True)
 class BatchOutcome:
     graded: int
-    skipped: int
-    submissions: int
-    mean: float
+    skipped: int  # unchanged since their stored result, so not graded again
+    submissions: int  # students in this run's inputs
+    mean: float  # over the class: every result in the output folder
     max_score: float
     host_protections: dict[str, str]
+    class_size: int = 0  # results in the output folder
+    not_graded: tuple[Skipped, ...] = ()  # this run's inputs that are not graded, and why
 
 
 def sources_hash(package: Path) -> str:
@@ -87,15 +101,23 @@ def _package_sources_hash() -> str:
 
 
 def fingerprint(
-    submission: Submission, assignment_fingerprint: str, public_only: bool = False
+    submission: Submission,
+    assignment_fingerprint: str,
+    public_only: bool = False,
+    provenance: dict[str, Any] | None = None,
 ) -> str:
-    """What decides whether a stored result is still valid."""
+    """What decides whether a stored result is still valid: also who it is for and how the
+    file was chosen, so a result is reused only for the same student and the same files."""
     digest = hashlib.sha256(submission.digest)
     digest.update((submission.error or "").encode())
     digest.update(assignment_fingerprint.encode())
     digest.update(grader_sources_hash().encode())
     if public_only:
         digest.update(b"public cases only")
+    if submission.student is not None:
+        digest.update(json.dumps(submission.student.to_json(), sort_keys=True).encode())
+    if provenance:
+        digest.update(json.dumps(provenance, sort_keys=True).encode())
     return digest.hexdigest()[:24]
 
 
@@ -110,16 +132,24 @@ def grade_one(
 ) -> SubmissionResult:
     """Grade one submission that has been read."""
     if submission.error is not None:
-        return unreadable_result(
+        result = unreadable_result(
             assignment, submission.id, submission.source, submission.error, public_only
         )
-    extractions = extract(
-        submission.cells, assignment.functions, assignment.provided, referenced(assignment)
-    )
-    runs, protections = run_functions(pool, assignment, extractions, public_only)
-    return score_submission(
-        assignment, submission.id, submission.source, extractions, runs, public_only, protections
-    )
+    else:
+        extractions = extract(
+            submission.cells, assignment.functions, assignment.provided, referenced(assignment)
+        )
+        runs, protections = run_functions(pool, assignment, extractions, public_only)
+        result = score_submission(
+            assignment,
+            submission.id,
+            submission.source,
+            extractions,
+            runs,
+            public_only,
+            protections,
+        )
+    return dataclasses.replace(result, student=submission.student)
 
 
 def grade_batch(
@@ -132,12 +162,17 @@ def grade_batch(
     progress: Callable[[int, int], None] | None = None,
     started: Sequence[subprocess.Popen] = (),
     public_only: bool = False,
+    roster: Roster | None = None,
 ) -> BatchOutcome:
-    """Grade every submission under `paths` into `out`; returns counts and the class mean.
+    """Grade every student's submission under `paths` into `out`, then write the class files
+    over every result in `out`; returns counts and the class mean. With no paths, only the
+    class files are written.
 
     `started`: workers from `start_worker()` for the pool to adopt (at most `jobs`).
     `public_only`: grade on the public cases alone, and mark every result so; a released
     bundle, which has no other cases, is refused without it (`NoHiddenCases`).
+    `roster`: names for students, by id. Raises `MissingInput` for a path that does not
+    exist and `OutputUnusable` for an output folder that cannot be one.
     """
     if assignment.solution is None and not public_only:
         raise NoHiddenCases(
@@ -146,40 +181,101 @@ def grade_batch(
             "(with assignment.py), or pass --public-only to grade on the public cases and mark "
             "every result as such."
         )
-    out.mkdir(parents=True, exist_ok=True)
+    prepare_output(out)
+    stats = ClassStatistics(assignment.functions, assignment.max_score)
+    with gather(paths, assignment.support_modules, roster) as intake:
+        graded, unchanged, not_graded, protections = _grade_students(
+            intake, assignment, out, stats, jobs, force, require_isolation, progress, started,
+            public_only,
+        )  # fmt: skip
+    skipped = sorted((*intake.skipped, *not_graded), key=lambda item: (item.input, item.reason))
+    if stats.count or any(True for _ in result_folders(out)):
+        write_class_files(
+            out,
+            assignment,
+            stats,
+            [{**item.to_json(), "origin": item.origin} for item in skipped],
+            intake.examined,
+        )
+    return BatchOutcome(
+        graded,
+        unchanged,
+        len(intake.planned),
+        stats.mean,
+        assignment.max_score,
+        protections,
+        stats.count,
+        tuple(skipped),
+    )
+
+
+def prepare_output(out: Path) -> None:
+    """Make the output folder, or say in words why it cannot be one."""
+    if out.exists() and not out.is_dir():
+        raise OutputUnusable(f"--out {out} is a file, not a folder: name a folder for the class.")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as problem:
+        raise OutputUnusable(f"--out {out} could not be made ({problem.strerror}).") from None
     remove_leftovers(out)
-    files = find_files(paths)
-    ids = list(unique_ids(source for source, _ in files))
+
+
+def _grade_students(
+    intake: Intake,
+    assignment: Assignment,
+    out: Path,
+    stats: ClassStatistics,
+    jobs: int | None,
+    force: bool,
+    require_isolation: bool,
+    progress: Callable[[int, int], None] | None,
+    started: Sequence[subprocess.Popen],
+    public_only: bool,
+) -> tuple[int, int, list[Skipped], dict[str, str]]:
+    """Grade each planned student; returns how many were graded and unchanged, the students'
+    files not chosen, and the host's sandbox protections."""
+    if not intake.planned:
+        return 0, 0, [], {}
     jobs = jobs or default_size()
     assignment_print = assignment.fingerprint
-    graded = skipped = 0
-    stats = ClassStatistics(assignment.functions, assignment.max_score)
+    graded = unchanged = 0
+    passed_over: list[Skipped] = []
     counting = threading.Lock()
 
-    def count(document: dict) -> None:
+    def count(document: dict, others: tuple[Skipped, ...]) -> None:
         with counting:
             stats.add(document)
+            passed_over.extend(others)
 
-    def work(submission_id: str, source: str, path: Path) -> bool:
-        submission = read_submission(submission_id, source, path)
-        stamp = fingerprint(submission, assignment_print, public_only)
-        if not force:
-            previous = read_results(out, submission_id)
-            if previous and previous.get("fingerprint") == stamp:
-                count(previous)
-                return False
+    def work(planned: Planned) -> bool:
         graded_at = datetime.now(UTC).isoformat(timespec="seconds")
+        source, provenance, others = planned.candidates[-1].found.source, {}, ()
         try:
-            result = grade_one(pool, assignment, submission, public_only)
-            count(write_submission(out, result, assignment, stamp, graded_at, public_only))
+            chosen = choose(planned, assignment.functions)
+            source, provenance, others = (
+                chosen.submission.source,
+                chosen.provenance(),
+                chosen.skipped,
+            )
+            stamp = fingerprint(chosen.submission, assignment_print, public_only, provenance)
+            if not force:
+                previous = read_results(out, planned.folder)
+                if previous and previous.get("fingerprint") == stamp:
+                    count(previous, others)
+                    return False
+            result = grade_one(pool, assignment, chosen.submission, public_only)
+            document = write_submission(
+                out, result, assignment, stamp, graded_at, public_only, provenance
+            )
         except Exception:  # a fault of ours costs this submission only, never the batch
             logger.exception("internal error while grading %s", source)
             failed = unreadable_result(
-                assignment, submission_id, source, INTERNAL_ERROR, public_only
+                assignment, planned.folder, source, INTERNAL_ERROR, public_only
             )
-            document = results_document(failed, "", graded_at, public_only)
-            write_atomic(out / submission_id / "results.json", readable_json(document))
-            count(document)
+            failed = dataclasses.replace(failed, student=planned.student)
+            document = results_document(failed, "", graded_at, public_only, provenance)
+            write_atomic(out / planned.folder / "results.json", readable_json(document))
+        count(document, others)
         return True
 
     # Two threads per worker: while one writes a report, the other keeps the worker busy.
@@ -189,11 +285,10 @@ def grade_batch(
     ):
         pending: set[Future] = set()
         done_count = 0
-        items = iter(zip(ids, files, strict=True))
+        items = iter(intake.planned)
         while True:
-            while len(pending) < 4 * jobs and (item := next(items, None)) is not None:
-                submission_id, (source, path) = item
-                pending.add(executor.submit(work, submission_id, source, path))
+            while len(pending) < 4 * jobs and (planned := next(items, None)) is not None:
+                pending.add(executor.submit(work, planned))
             if not pending:
                 break
             finished, pending = wait(pending, return_when=FIRST_COMPLETED)
@@ -201,11 +296,8 @@ def grade_batch(
                 if future.result():
                     graded += 1
                 else:
-                    skipped += 1
+                    unchanged += 1
                 done_count += 1
                 if progress:
-                    progress(done_count, len(ids))
-    write_class_files(out, ids, assignment, stats)
-    return BatchOutcome(
-        graded, skipped, len(ids), stats.mean, assignment.max_score, pool.host_protections
-    )
+                    progress(done_count, len(intake.planned))
+    return graded, unchanged, passed_over, pool.host_protections

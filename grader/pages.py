@@ -7,10 +7,14 @@ from elsewhere is the highlighted code, escaped by `grader.highlight`. The style
 
 from __future__ import annotations
 
+import base64
+import hashlib
 from collections.abc import Iterable, Iterator
 from pathlib import Path, PurePath
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
+
+from grader.intake.identity import Student
 
 if TYPE_CHECKING:
     from grader.report import ClassStatistics, DisplayedFunction
@@ -33,15 +37,26 @@ STATUS_SYMBOLS = {
     "syntax_error": "!",
 }
 _CSS = (Path(__file__).parent / "templates" / "base.css").read_text(encoding="utf-8")
-_HEAD = (
-    '<meta charset="utf-8">\n'
-    '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
-    '<meta http-equiv="Content-Security-Policy" content="default-src \'none\'; '
-    "style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'\">\n"
-    '<meta name="referrer" content="no-referrer">\n'
-    '<meta name="color-scheme" content="light">\n'
-    f"<style>\n{_CSS}</style>\n"
-)
+_SORTING = (Path(__file__).parent / "templates" / "sort.js").read_text(encoding="utf-8")
+# The summary's one script is allowed by its hash: any other script, injected or not, is not.
+_SORTING_HASH = base64.b64encode(hashlib.sha256(_SORTING.encode()).digest()).decode()
+
+
+def _head(script_hash: str | None = None) -> str:
+    scripts = f"script-src 'sha256-{script_hash}'; " if script_hash else ""
+    return (
+        '<meta charset="utf-8">\n'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
+        '<meta http-equiv="Content-Security-Policy" content="default-src \'none\'; '
+        f"style-src 'unsafe-inline'; {scripts}base-uri 'none'; form-action 'none'\">\n"
+        '<meta name="referrer" content="no-referrer">\n'
+        '<meta name="color-scheme" content="light">\n'
+        f"<style>\n{_CSS}</style>\n"
+    )
+
+
+_HEAD = _head()
+_SUMMARY_HEAD = _head(_SORTING_HASH)
 _HIDDEN_TAG = '<span class="tag">hidden</span> '
 _PUBLIC_ONLY_TAG = '<span class="tag bad">public cases only</span>'
 _ENTITIES = (("&", "&amp;"), ("<", "&lt;"), (">", "&gt;"), ('"', "&#34;"), ("'", "&#39;"))
@@ -87,14 +102,17 @@ def student_page(
     functions: list[DisplayedFunction],
     title: str,
     public_only: bool = False,
+    provenance: dict[str, Any] | None = None,
 ) -> str:
-    """A student's report: total, a row per function, then each function's cases and code.
+    """A student's report: who, total, a row per function, then each function's cases and code.
 
-    `public_only`: the grade leaves out the hidden cases, which the report says at the top."""
+    `public_only`: the grade leaves out the hidden cases, which the report says at the top.
+    `provenance`: what intake says of the file (late, which of several files, attempts)."""
     passed = sum(item.result.status == "passed" for item in functions)
     share = percent(result.score, result.max_score)
     score, most = points(result.score), points(result.max_score)
-    name, out = escape(result.submission), []
+    who = result.student or Student.from_json(None, result.submission)
+    name, out = escape(who.shown), []
     scope = " (public cases only)" if public_only else ""
     out.append(
         f'<!DOCTYPE html>\n<html lang="en">\n<head>\n{_HEAD}'
@@ -102,8 +120,8 @@ def student_page(
         '<div class="page">\n<header class="hero">\n  <div>\n'
         f'    <p class="eyebrow">{escape(title)} · grading report</p>\n'
         f'    <h1 id="student">{name}</h1>\n'
-        f'    <p class="meta">Submitted file: <code>{escape(_filename(result.source))}</code></p>\n'
-        '  </div>\n  <div class="scorecard">\n    <p class="label">Total score</p>\n'
+        + _identity(who, result.source, provenance or {})
+        + '  </div>\n  <div class="scorecard">\n    <p class="label">Total score</p>\n'
         f'    <p class="score" id="total"><strong>{score}</strong> / {most} points</p>\n'
         '    <span class="track" aria-hidden="true">'
         f'<span class="fill" style="width: {share}%"></span></span>\n'
@@ -160,6 +178,35 @@ def student_page(
     return "".join(out)
 
 
+def _identity(who: Student, source: str, provenance: dict[str, Any]) -> str:
+    """Who the report is for and which file was graded: the id when a name is shown, the
+    LMS's late flag, why this file among several, and the attempts."""
+    lines = []
+    if who.name:
+        lines.append(
+            f'    <p class="meta" id="student-id">Student id: <code>{escape(who.id)}</code></p>\n'
+        )
+    late = ' <span class="tag bad">late</span>' if provenance.get("late") is True else ""
+    lines.append(
+        f'    <p class="meta">Submitted file: <code>{escape(_filename(source))}</code>{late}</p>\n'
+    )
+    if provenance.get("selection"):
+        lines.append(f'    <p class="meta" id="selection">{escape(provenance["selection"])}</p>\n')
+    attempts = provenance.get("attempts") or []
+    if attempts:
+        items = "".join(
+            f"      <li><code>{escape(_filename(attempt['source']))}</code>"
+            f"{' (graded)' if attempt.get('graded') else ''}</li>\n"
+            for attempt in attempts
+        )
+        lines.append(
+            f'    <p class="meta">{len(attempts)} attempts, oldest first; the latest is '
+            "graded:</p>\n"
+            f'    <ol class="meta attempts" id="attempts">\n{items}    </ol>\n'
+        )
+    return "".join(lines)
+
+
 def _function_section(item: DisplayedFunction) -> str:
     f = item.result
     name = escape(f.name)
@@ -214,20 +261,28 @@ def _function_section(item: DisplayedFunction) -> str:
     return "".join(out)
 
 
-def summary_page(stats: ClassStatistics, rows: Iterable[dict], title: str) -> Iterator[str]:
-    """The class summary, in pieces: overview, distribution, pass rates, then a row a student."""
+def summary_page(
+    stats: ClassStatistics,
+    rows: Iterable[dict],
+    title: str,
+    skipped: list[dict[str, Any]] | None = None,
+    skipped_total: int = 0,
+) -> Iterator[str]:
+    """The class summary, in pieces: overview, distribution, pass rates, a row a student, then
+    the inputs not graded (`skipped`, the first of `skipped_total`)."""
     count, most = stats.count, points(stats.max_score)
     unread = stats.unreadable
     flag = ' class="flag"' if unread else ""
     warning = '<span aria-hidden="true">⚠ </span>' if unread else ""
     scope = " · public cases only" if stats.public_only else ""
     yield (
-        f'<!DOCTYPE html>\n<html lang="en">\n<head>\n{_HEAD}'
+        f'<!DOCTYPE html>\n<html lang="en">\n<head>\n{_SUMMARY_HEAD}'
         f"<title>{escape(title)}: class summary</title>\n</head>\n<body>\n"
         '<div class="page wide">\n<header>\n  <p class="eyebrow">Class summary</p>\n'
         f"  <h1>{escape(title)}</h1>\n"
         f'  <p class="meta">{count} submission{"" if count == 1 else "s"} · {most} points in all'
-        f'{scope}\n    · <a href="gradebook.csv">gradebook.csv</a></p>\n</header>\n\n<main>\n'
+        f'{scope}\n    · <a href="gradebook.csv">gradebook.csv</a>'
+        ' · <a href="summary.json">summary.json</a></p>\n</header>\n\n<main>\n'
         + _public_only_alert(stats)
         + '<section aria-labelledby="overview-title">\n'
         '  <h2 id="overview-title" class="vh">Overview</h2>\n'
@@ -238,13 +293,16 @@ def summary_page(stats: ClassStatistics, rows: Iterable[dict], title: str) -> It
         f"<small>/ {most}</small></dd></div>\n"
         f"    <div><dt>Full marks</dt><dd>{stats.full_marks}</dd></div>\n"
         f'    <div{flag}><dt>Unreadable</dt><dd id="unreadable">{warning}{unread}</dd></div>\n'
+        f'    <div><dt>Not graded</dt><dd id="not-graded">'
+        f'<a href="#skipped">{skipped_total}</a></dd></div>\n'
         "  </dl>\n</section>\n\n"
     )
     yield _distribution(stats) + _function_rates(stats) + _case_rates(stats)
     yield (
         '<section class="panel" aria-labelledby="students-title">\n'
         '  <h2 id="students-title">Students</h2>\n'
-        '  <p class="muted legend"><span>Sorted by submission.</span> <span>✓ passed</span> '
+        '  <p class="muted legend"><span>Sorted by name; a column\'s heading sorts by it.</span> '
+        "<span>✓ passed</span> "
         "<span>✗ wrong result</span>\n"
         "    <span>! error or syntax error</span> <span>◷ time limit</span> "
         "<span>– missing</span></p>\n"
@@ -258,9 +316,10 @@ def summary_page(stats: ClassStatistics, rows: Iterable[dict], title: str) -> It
         yield (
             '  <div class="scroll" role="region" aria-labelledby="students-title" tabindex="0">\n'
             '  <table class="students" id="students">\n    <thead><tr>\n'
-            '      <th scope="col" aria-sort="ascending">Submission '
-            '<span aria-hidden="true">▲</span></th>\n'
-            f'      <th scope="col" class="num">Score <span class="of-max">/ {most}</span></th>\n'
+            '      <th scope="col" aria-sort="ascending" data-sort="text">Student</th>\n'
+            '      <th scope="col" data-sort="text">ID</th>\n'
+            f'      <th scope="col" class="num" data-sort="number">Score '
+            f'<span class="of-max">/ {most}</span></th>\n'
             f'{columns}      <th scope="col">Note</th>\n    </tr></thead>\n    <tbody>\n'
         )
         for row in rows:
@@ -268,12 +327,54 @@ def summary_page(stats: ClassStatistics, rows: Iterable[dict], title: str) -> It
         yield "    </tbody>\n  </table>\n  </div>\n"
     else:
         yield "  <p>No graded submissions yet.</p>\n"
+    yield "</section>\n\n" + _skipped(skipped or [], skipped_total)
     yield (
-        "</section>\n</main>\n\n<footer>\n"
+        "</main>\n\n<footer>\n"
         "  <p>Each name opens that student's report. The reports and this page are "
         "self-contained files: they load nothing from the network.</p>\n"
-        "</footer>\n</div>\n</body>\n</html>\n"
+        f"</footer>\n</div>\n<script>{_SORTING}</script>\n</body>\n</html>\n"
     )
+
+
+def _skipped(skipped: list[dict[str, Any]], total: int) -> str:
+    """The inputs not graded, each with its reason and the student it belonged to."""
+    intro = (
+        "Every file given that was not graded, and why: files of students graded on another "
+        "of their files, support modules, files that are not notebooks, refused archive members."
+    )
+    if not skipped:
+        body = "  <p>Every input was graded.</p>\n"
+    else:
+        rows = "".join(
+            f"      <tr>\n        <td><code>{escape(entry['input'])}</code></td>\n"
+            f"        <td>{_owner(entry.get('student'))}</td>\n"
+            f"        <td>{escape(entry['reason'])}</td>\n      </tr>\n"
+            for entry in skipped
+        )
+        more = (
+            f'  <p class="muted">The first {len(skipped)} of {total}; summary.json lists all.</p>\n'
+            if total > len(skipped)
+            else ""
+        )
+        body = (
+            '  <div class="scroll" role="region" aria-labelledby="skipped-title" tabindex="0">\n'
+            '  <table class="skipped" id="skipped-inputs">\n'
+            '    <thead><tr><th scope="col">Input</th><th scope="col">Student</th>'
+            '<th scope="col">Why it was not graded</th></tr></thead>\n'
+            f"    <tbody>\n{rows}    </tbody>\n  </table>\n  </div>\n{more}"
+        )
+    return (
+        '<section class="panel" id="skipped" aria-labelledby="skipped-title">\n'
+        f'  <h2 id="skipped-title">Not graded ({total})</h2>\n'
+        f'  <p class="muted">{intro}</p>\n{body}</section>\n'
+    )
+
+
+def _owner(student: object) -> str:
+    if not isinstance(student, dict):
+        return ""
+    who = Student.from_json(student, "")
+    return escape(who.shown)
 
 
 def _public_only_alert(stats: ClassStatistics) -> str:
@@ -385,12 +486,16 @@ def _student_row(row: dict, functions: tuple[str, ...]) -> str:
     if row.get("public_only") is True:
         note = f"{_PUBLIC_ONLY_TAG} {note}".rstrip()
     submission = row["submission"]
+    who = Student.from_json(row.get("student"), submission)
+    late = ' <span class="tag bad">late</span>' if row.get("late") is True else ""
     unreadable = ' class="unreadable"' if error else ""
     return (
         f"      <tr{unreadable}>\n"
-        f'        <th scope="row"><a href="{escape(quote(submission, safe="/"))}/report.html">'
-        f"{escape(submission)}</a></th>\n"
-        f'        <td class="num total"><strong>{points(row["score"])}</strong>\n'
+        f'        <th scope="row"><a href="{escape(quote(submission, safe=""))}/report.html">'
+        f"{escape(who.shown)}</a>{late}</th>\n"
+        f'        <td class="id">{escape(who.id)}</td>\n'
+        f'        <td class="num total" data-value="{points(row["score"])}">'
+        f"<strong>{points(row['score'])}</strong>\n"
         '          <span class="track" aria-hidden="true"><span class="fill" style="width: '
         f'{percent(row["score"], row["max_score"])}%"></span></span></td>\n'
         f'{"".join(cells)}        <td class="note">{note}</td>\n      </tr>\n'

@@ -1,6 +1,7 @@
-"""Read submissions: find the files, decode notebooks (v3, v4) and scripts into code cells.
+"""Read submissions: decode notebooks (v3, v4) and scripts into code cells.
 
-A file that cannot be read becomes a `Submission` with an `error`, never an exception.
+A file (or an archive's member) that cannot be read becomes a `Submission` with an `error`,
+never an exception.
 Limits apply to code, not to files: a notebook's outputs (plots, printed text) never affect a
 grade, so a large notebook is streamed with its outputs skipped unread, and only its code
 cells count against `MAX_CODE_BYTES`.
@@ -8,6 +9,7 @@ cells count against `MAX_CODE_BYTES`.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -15,14 +17,17 @@ import re
 import stat
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from enum import Enum
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from grader.intake.identity import Student
 
 MAX_CODE_BYTES = 2 * 2**20  # the code cells' total, in UTF-8; far above any real assignment
 MAX_SCRIPT_BYTES = MAX_CODE_BYTES  # a script is all code
 MAX_FILE_BYTES = 2**30  # no file is read beyond this, whatever it holds
 WHOLE_READ_BYTES = 4 * 2**20  # notebooks up to this size are parsed at once, larger ones streamed
-SUFFIXES = (".ipynb", ".py")
 _CHUNK_BYTES = 2**20
 _LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 _SCRIPT_CELL = re.compile(r"^# (?:In\[[ \d]*\]:|%%)", re.MULTILINE)
@@ -47,28 +52,42 @@ class Submission:
     cells: tuple[Cell, ...] = ()
     error: str | None = None
     digest: bytes = field(default=b"", repr=False)  # SHA-256 of the bytes read, for resuming
+    student: Student | None = None  # who it belongs to, when intake knows
+
+
+class Format(Enum):
+    """How a file's code is laid out, told by its name."""
+
+    NOTEBOOK = "notebook"
+    SCRIPT = "script"
+
+
+# What browsers and LMSs do to a notebook's name: `.IPYNB`, and `.ipynb.txt` when a download
+# is saved as text. Both are notebooks all the same.
+_FORMATS = ((".ipynb", Format.NOTEBOOK), (".ipynb.txt", Format.NOTEBOOK), (".py", Format.SCRIPT))
+
+
+def format_of(name: str) -> Format | None:
+    """The format a file name announces, suffixes compared case-insensitively; None if neither."""
+    lowered = name.lower()
+    for suffix, found in _FORMATS:
+        if lowered.endswith(suffix) and len(lowered) > len(suffix):
+            return found
+    return None
+
+
+def stem_of(name: str) -> str:
+    """A file name without its submission suffix (`hw.ipynb.txt` → `hw`), or without its last
+    suffix if it has no submission suffix."""
+    lowered = name.lower()
+    for suffix, _ in _FORMATS:
+        if lowered.endswith(suffix) and len(lowered) > len(suffix):
+            return name[: -len(suffix)]
+    return name.rsplit(".", 1)[0] if "." in name.lstrip(".") else name
 
 
 class Unreadable(Exception):
     """The file is not a notebook or script we can grade; the message says why."""
-
-
-def find_files(paths: Iterable[str]) -> list[tuple[str, Path]]:
-    """Every submission file under the given paths, as (path as given, resolved path), sorted."""
-    found: list[tuple[str, Path]] = []
-    for given in paths:
-        root = Path(given)
-        if not root.is_dir():
-            found.append((given, root))
-            continue
-        in_root = []
-        for folder, folders, files in os.walk(root):  # symbolic links to folders are not followed
-            folders[:] = [name for name in folders if not name.startswith(".")]
-            for name in files:
-                if not name.startswith(".") and Path(name).suffix in SUFFIXES:
-                    in_root.append(Path(folder, name))
-        found.extend((str(path), path) for path in sorted(in_root))
-    return found
 
 
 def unique_ids(sources: Iterable[str]) -> Iterator[str]:
@@ -85,29 +104,56 @@ def unique_ids(sources: Iterable[str]) -> Iterator[str]:
         yield candidate
 
 
-def read_submission(submission_id: str, source: str, path: Path) -> Submission:
+def read_submission(
+    submission_id: str, source: str, path: Path, student: Student | None = None
+) -> Submission:
     """Read one file into code cells, or into a plain-language error."""
     hasher = hashlib.sha256()
     try:
         descriptor, size = _open_regular(path)
         try:
-            if path.suffix == ".py" and size > MAX_SCRIPT_BYTES:
-                raise Unreadable(
-                    f"The script is {_size(size)}, over the {_size(MAX_SCRIPT_BYTES)} limit on "
-                    "code: remove pasted data and code the assignment does not ask for, and "
-                    "submit again."
-                )
-            if path.suffix == ".py" or size <= WHOLE_READ_BYTES:
-                content = _read_all(descriptor, size, WHOLE_READ_BYTES)
-                hasher.update(content)
-                cells = parse(content, path.suffix)
-            else:
-                cells = _cells_of(_streamed_notebook(_JsonStream(descriptor, hasher.update)))
+            cells = _decode(path.name, size, functools.partial(os.read, descriptor), hasher)
         finally:
             os.close(descriptor)
     except Unreadable as problem:
-        return Submission(submission_id, source, error=str(problem), digest=hasher.digest())
-    return Submission(submission_id, source, cells=cells, digest=hasher.digest())
+        return Submission(submission_id, source, (), str(problem), hasher.digest(), student)
+    return Submission(submission_id, source, cells, None, hasher.digest(), student)
+
+
+def read_stream(
+    submission_id: str,
+    source: str,
+    name: str,
+    size: int,
+    read: Callable[[int], bytes],
+    student: Student | None = None,
+) -> Submission:
+    """Read a file that is not on disk (an archive's member) of `size` bytes announced, through
+    `read(n)`, which raises `Unreadable` for damage it finds."""
+    hasher = hashlib.sha256()
+    try:
+        if size > MAX_FILE_BYTES:
+            raise Unreadable(_file_too_large(size))
+        cells = _decode(name, size, read, hasher)
+    except Unreadable as problem:
+        return Submission(submission_id, source, (), str(problem), hasher.digest(), student)
+    return Submission(submission_id, source, cells, None, hasher.digest(), student)
+
+
+def _decode(name: str, size: int, read: Callable[[int], bytes], hasher: Any) -> tuple[Cell, ...]:
+    """The code cells of a file of `size` bytes, read whole if small, else streamed."""
+    script = format_of(name) is Format.SCRIPT
+    if script and size > MAX_SCRIPT_BYTES:
+        raise Unreadable(
+            f"The script is {_size(size)}, over the {_size(MAX_SCRIPT_BYTES)} limit on "
+            "code: remove pasted data and code the assignment does not ask for, and "
+            "submit again."
+        )
+    if script or size <= WHOLE_READ_BYTES:
+        content = _read_all(read, size, WHOLE_READ_BYTES)
+        hasher.update(content)
+        return parse(content, ".py" if script else ".ipynb")
+    return _cells_of(_streamed_notebook(_JsonStream(read, hasher.update)))
 
 
 def _open_regular(path: Path) -> tuple[int, int]:
@@ -132,14 +178,14 @@ def _open_regular(path: Path) -> tuple[int, int]:
         raise Unreadable(f"The file could not be opened ({problem.strerror}).") from None
 
 
-def _read_all(descriptor: int, size: int, limit: int) -> bytes:
+def _read_all(read: Callable[[int], bytes], size: int, limit: int) -> bytes:
     """The file of `size` bytes, in one read and one to see its end; a file that grew past
     `limit` is cut short."""
-    chunks, read = [], 0
+    chunks, count = [], 0
     try:
-        while read <= limit and (chunk := os.read(descriptor, min(size, limit) + 1)):
+        while count <= limit and (chunk := read(min(size, limit) + 1)):
             chunks.append(chunk)
-            read += len(chunk)
+            count += len(chunk)
     except OSError as problem:
         raise Unreadable(f"The file could not be read ({problem.strerror}).") from None
     return b"".join(chunks)
@@ -168,7 +214,7 @@ def parse(content: bytes, suffix: str) -> tuple[Cell, ...]:
         raise Unreadable(
             f"The file is not UTF-8 text (undecodable byte at position {problem.start})."
         ) from None
-    if suffix == ".py":
+    if suffix.lower() == ".py":
         return _script_cells(text)
     try:
         notebook = json.loads(text)
@@ -270,8 +316,8 @@ _TOO_LONG = object()  # a kept value over its cap: never a version, a cell type 
 class _JsonStream:
     """A JSON text read a chunk at a time, in which a value is either kept or skipped unbuilt."""
 
-    def __init__(self, descriptor: int, consume: Callable[[bytes], None]) -> None:
-        self._descriptor = descriptor
+    def __init__(self, read: Callable[[int], bytes], consume: Callable[[bytes], None]) -> None:
+        self._read_chunk = read
         self._consume = consume  # sees every byte read, in order
         self._buffer = b""
         self._position = 0
@@ -288,7 +334,7 @@ class _JsonStream:
     def _more(self) -> bool:
         """Read the next chunk, dropping what is consumed and not kept; False at the end."""
         try:
-            chunk = os.read(self._descriptor, _CHUNK_BYTES)
+            chunk = self._read_chunk(_CHUNK_BYTES)
         except OSError as problem:
             raise Unreadable(f"The file could not be read ({problem.strerror}).") from None
         if not chunk:

@@ -1,8 +1,10 @@
-"""Report stage: results.json, the student's HTML report, the class summary and the gradebook.
+"""Report stage: results.json, the student's HTML report, and the class files: the summary
+page, the gradebook and summary.json.
 
-Files are written atomically. The class summary and gradebook are built in one pass over the
-results.json files on disk, one at a time; the figures above the summary's table are gathered
-as each result is written or found. Memory stays flat however large the batch.
+Files are written atomically. The class files cover every results.json in the output folder,
+graded in this run or an earlier one. They are built in one pass over the results on disk,
+one at a time, in the order of students' names; the figures above the summary's table are
+gathered as each result is written or found. Memory grows by a name and a folder per student.
 """
 
 from __future__ import annotations
@@ -18,9 +20,13 @@ from pathlib import Path
 from typing import Any
 
 from grader.highlight import highlight
+from grader.intake.identity import Student
 from grader.pages import STATUS_LABELS, student_page, summary_page
 from grader.score import HIDDEN_HINT, FunctionResult, SubmissionResult, TestResult
 from grader.spec import Assignment
+
+CLASS_FILES = ("index.html", "gradebook.csv", "summary.json")
+MAX_LISTED_SKIPPED = 500  # on the summary page; summary.json lists them all
 
 _PLACE = re.compile(r"\bcell (\d+), line (\d+)")
 
@@ -42,11 +48,22 @@ def write_atomic(path: Path, text: str, made: bool = False) -> None:
 
 
 def results_document(
-    result: SubmissionResult, fingerprint: str, graded_at: str, public_only: bool = False
+    result: SubmissionResult,
+    fingerprint: str,
+    graded_at: str,
+    public_only: bool = False,
+    provenance: dict[str, Any] | None = None,
 ) -> dict:
-    """What results.json holds; `public_only` only when true, so a normal result is unchanged."""
+    """What results.json holds; `public_only` only when true, so a normal result is unchanged.
+
+    `provenance`: how intake chose the file (late, selection, attempts), after `source`."""
     marked = {"public_only": True} if public_only else {}
-    return {**result.to_json(), **marked, "fingerprint": fingerprint, "graded_at": graded_at}
+    document: dict[str, Any] = {}
+    for key, value in result.to_json().items():
+        document[key] = value
+        if key == "source" and provenance:
+            document.update(provenance)
+    return {**document, **marked, "fingerprint": fingerprint, "graded_at": graded_at}
 
 
 def readable_json(document: dict[str, Any]) -> str:
@@ -115,14 +132,17 @@ def _function(function: FunctionResult, tests: list[TestResult]) -> DisplayedFun
 
 
 def student_report(
-    result: SubmissionResult, assignment: Assignment, public_only: bool = False
+    result: SubmissionResult,
+    assignment: Assignment,
+    public_only: bool = False,
+    provenance: dict[str, Any] | None = None,
 ) -> str:
     """The self-contained HTML report a student reads."""
     tests: dict[str, list[TestResult]] = {name: [] for name in result.functions}
     for test in result.tests:
         tests.setdefault(test.function, []).append(test)
     functions = [_function(f, tests[name]) for name, f in result.functions.items()]
-    return student_page(result, functions, assignment.title, public_only)
+    return student_page(result, functions, assignment.title, public_only, provenance or {})
 
 
 def write_submission(
@@ -132,15 +152,16 @@ def write_submission(
     fingerprint: str,
     graded_at: str,
     public_only: bool = False,
+    provenance: dict[str, Any] | None = None,
 ) -> dict:
     """Write the report first and results.json last: results.json marks a finished grading.
 
     Returns what results.json holds."""
     folder = out / result.submission
     folder.mkdir(parents=True, exist_ok=True)
-    report = student_report(result, assignment, public_only)
+    report = student_report(result, assignment, public_only, provenance)
     write_atomic(folder / "report.html", report, made=True)
-    document = results_document(result, fingerprint, graded_at, public_only)
+    document = results_document(result, fingerprint, graded_at, public_only, provenance)
     write_atomic(folder / "results.json", readable_json(document), made=True)
     return document
 
@@ -171,9 +192,10 @@ class CaseRate:
 
 @dataclass
 class ClassStatistics:
-    """Aggregates over the batch, accumulated one result at a time.
+    """Aggregates over the class, accumulated one result at a time.
 
-    Memory grows with the number of distinct scores and cases, never with the class size.
+    Memory grows with the number of distinct scores and cases, and by a student's sort key per
+    result (the rows are read back from disk in that order).
     """
 
     functions: tuple[str, ...]
@@ -191,8 +213,13 @@ class ClassStatistics:
     case_passed: Counter = field(default_factory=Counter)
     case_seen: Counter = field(default_factory=Counter)
     case_hidden: set[str] = field(default_factory=set)
+    # By output folder: the key that orders the rows (name, id, folder).
+    members: dict[str, tuple[str, str, str]] = field(default_factory=dict)
 
     def add(self, document: dict[str, Any]) -> None:
+        folder = document["submission"]
+        who = Student.from_json(document.get("student"), folder)
+        self.members[folder] = (who.shown.casefold(), who.id, folder)
         self.count += 1
         self.max_score = document["max_score"] or self.max_score
         self.total += document["score"]
@@ -274,45 +301,220 @@ class ClassStatistics:
 
 
 def write_class_files(
-    out: Path, submissions: list[str], assignment: Assignment, stats: ClassStatistics
-) -> None:
-    """gradebook.csv (a row a student) and index.html (distribution, pass rates per function and
-    case, a link to every report), in one pass over the results on disk.
+    out: Path,
+    assignment: Assignment,
+    stats: ClassStatistics,
+    skipped: list[dict[str, Any]] | None = None,
+    examined: list[str] | None = None,
+) -> list[dict[str, Any]]:
+    """index.html (distribution, pass rates per function and case, a row per student, what
+    was not graded), gradebook.csv and summary.json, over every result in `out`.
 
-    `stats` already holds every result: the page's figures come before its rows.
-    """
-    gradebook, summary = out / ".gradebook.csv.tmp", out / ".index.html.tmp"
+    `stats` holds the results of this run; those of earlier runs are found and added first,
+    since the page's figures come before its rows. `skipped`: this run's skipped inputs, as
+    `Skipped.to_json()` with their `origin`; they replace the entries of earlier runs that
+    came from what this run `examined`. Returns the skipped list written."""
+    class_skipped = _find_earlier_results(out, assignment, stats)
+    ledger = _skipped_ledger(out, skipped or [], examined or [])
+    listed = ledger + class_skipped
+    order = sorted(stats.members.values())
+    results: list[dict[str, Any]] = []
+    gradebook, page_file = out / ".gradebook.csv.tmp", out / ".index.html.tmp"
     with (
-        gradebook.open("w", newline="", encoding="utf-8") as table,
-        summary.open("w", encoding="utf-8") as page,
+        gradebook.open("w", newline="", encoding="utf-8-sig") as table,
+        page_file.open("w", encoding="utf-8") as page,
     ):
         writer = csv.writer(table)
         writer.writerow(
-            ["submission", "source", "score", "max_score", *assignment.functions, "error"]
-        )
+            [
+                "student_id", "student_name", "submission", "source", "score", "max_score",
+                *assignment.functions, "late", "error",
+            ]
+        )  # fmt: skip
 
         def rows() -> Iterator[dict]:
-            for submission in submissions:
-                document = read_results(out, submission)
-                if document is None:
+            for _, _, folder in order:
+                document = read_results(out, folder)
+                if document is None:  # removed since it was counted
                     continue
+                who = Student.from_json(document.get("student"), folder)
                 functions = document["functions"]
+                late = document.get("late")
                 writer.writerow(
                     [
-                        document["submission"],
+                        _safe_cell(who.id),
+                        _safe_cell(who.name or ""),
+                        _safe_cell(document["submission"]),
                         _safe_cell(document["source"]),
                         document["score"],
                         document["max_score"],
-                        *(functions[name]["score"] for name in assignment.functions),
+                        *(_function_score(functions, name) for name in assignment.functions),
+                        "" if late is None else str(bool(late)).lower(),
                         _safe_cell(document["error"] or ""),
                     ]
                 )
+                results.append(
+                    {
+                        "submission": document["submission"],
+                        "student": who.to_json(),
+                        "score": document["score"],
+                        "max_score": document["max_score"],
+                        "late": late if isinstance(late, bool) else None,
+                        "unreadable": document["error"] is not None,
+                    }
+                )
                 yield document
 
-        for piece in summary_page(stats, rows(), assignment.title):
+        pieces = summary_page(
+            stats, rows(), assignment.title, listed[:MAX_LISTED_SKIPPED], len(listed)
+        )
+        for piece in pieces:
             page.write(piece)
+    results.sort(key=lambda entry: entry["submission"])
+    summary = summary_document(stats, assignment, results, listed)
+    write_atomic(out / "summary.json", readable_json(summary), made=True)
     os.replace(gradebook, out / "gradebook.csv")
-    os.replace(summary, out / "index.html")
+    os.replace(page_file, out / "index.html")
+    return ledger
+
+
+def result_folders(out: Path) -> Iterator[str]:
+    """The folders of `out` that hold a results.json, hidden ones and links aside."""
+    try:
+        entries = list(os.scandir(out))
+    except OSError:
+        return
+    for entry in entries:
+        if (
+            not entry.name.startswith(".")
+            and entry.is_dir(follow_symlinks=False)
+            and os.path.isfile(os.path.join(entry.path, "results.json"))
+        ):
+            yield entry.name
+
+
+def _find_earlier_results(
+    out: Path, assignment: Assignment, stats: ClassStatistics
+) -> list[dict[str, Any]]:
+    """Add to `stats` the results in `out` not graded in this run; those that cannot be
+    counted are returned as skipped entries, with why."""
+    skipped = []
+    for folder in sorted(result_folders(out)):
+        if folder in stats.members:
+            continue
+        document = read_results(out, folder)
+        where = str(out / folder / "results.json")
+        reason = None
+        if document is None or not _is_result(document):
+            reason = "a results.json that could not be read: grade the student again"
+        elif document["assignment"] != assignment.name:
+            reason = f"a result of the assignment {document['assignment']}, not {assignment.name}"
+        elif document["submission"] != folder:
+            reason = f"a result moved from the folder {document['submission']}: grade again"
+        if reason is not None:
+            skipped.append({"input": where, "reason": reason, "student": None, "origin": where})
+            continue
+        stats.add(document)
+    return skipped
+
+
+def _is_result(document: object) -> bool:
+    keys = ("submission", "source", "assignment", "score", "max_score", "functions", "tests")
+    return isinstance(document, dict) and all(key in document for key in (*keys, "error"))
+
+
+def _skipped_ledger(
+    out: Path, skipped: list[dict[str, Any]], examined: list[str]
+) -> list[dict[str, Any]]:
+    """What was not graded, over the runs that built this class folder: the earlier entries
+    whose file still exists and was not looked at again in this run, and this run's."""
+    earlier = read_summary(out).get("skipped", [])
+    kept = [
+        entry
+        for entry in earlier if isinstance(entry, dict)
+        and isinstance(entry.get("origin"), str)
+        and isinstance(entry.get("input"), str)
+        and isinstance(entry.get("reason"), str)
+        and not _under(entry["origin"], [str(out.resolve()), *examined])
+        and os.path.lexists(entry["origin"])
+    ]  # fmt: skip
+    unique = {(entry["input"], entry["reason"]): entry for entry in (*kept, *skipped)}
+    return [unique[key] for key in sorted(unique)]
+
+
+def _under(path: str, roots: list[str]) -> bool:
+    return any(path == root or path.startswith(root.rstrip("/") + "/") for root in roots)
+
+
+def read_summary(out: Path) -> dict[str, Any]:
+    """The summary.json in `out`, or an empty one."""
+    try:
+        document = json.loads((out / "summary.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return document if isinstance(document, dict) else {}
+
+
+def summary_document(
+    stats: ClassStatistics,
+    assignment: Assignment,
+    results: list[dict[str, Any]],
+    skipped: list[dict[str, Any]],
+) -> dict[str, Any]:
+    """summary.json: the class's figures, a line per result and per skipped input."""
+    functions = {}
+    for name in assignment.functions:
+        passed = stats.function_passed[name]
+        functions[name] = {
+            "max_score": stats.function_max.get(name, assignment.points[name]),
+            "mean": round(stats.function_points[name] / stats.count, 2) if stats.count else 0.0,
+            "passed": passed,
+            "rate": _rate(passed, stats.count),
+            "statuses": dict(stats.statuses(name)),
+        }
+    cases = [
+        {
+            "name": name,
+            "function": name.partition(": ")[0],
+            "hidden": name in stats.case_hidden,
+            "passed": stats.case_passed[name],
+            "seen": seen,
+            "rate": _rate(stats.case_passed[name], seen),
+        }
+        for function in assignment.functions
+        for name, seen in stats.case_seen.items()
+        if name.partition(": ")[0] == function
+    ]
+    return {
+        "assignment": assignment.name,
+        "title": assignment.title,
+        "max_score": assignment.max_score,
+        "counts": {
+            "results": stats.count,
+            "unreadable": stats.unreadable,
+            "full_marks": stats.full_marks,
+            "public_only": stats.public_only,
+            "skipped_inputs": len(skipped),
+        },
+        "mean": round(stats.mean, 2),
+        "median": round(stats.median, 2),
+        "distribution": [
+            {"band": bucket.label, "count": bucket.count} for bucket in stats.distribution
+        ],
+        "functions": functions,
+        "cases": cases,
+        "results": results,
+        "skipped": skipped,
+    }
+
+
+def _rate(passed: int, seen: int) -> float:
+    return round(passed / seen, 4) if seen else 0.0
+
+
+def _function_score(functions: dict[str, Any], name: str) -> float | str:
+    """A function's points; empty for a result graded before the function was added."""
+    return functions[name]["score"] if name in functions else ""
 
 
 def _rank(order: list[str], item: str) -> int:

@@ -12,6 +12,7 @@ from typing import Any
 
 from grader.compare import Verdict, describe
 from grader.extract import Extraction
+from grader.intake.identity import Student
 from grader.sandbox import protocol
 from grader.sandbox.pool import CallResult, FunctionRun
 from grader.spec import Assignment, Case
@@ -75,11 +76,14 @@ class SubmissionResult:
     tests: tuple[TestResult, ...]
     error: str | None = None
     protections: tuple[str, ...] = ()
+    student: Student | None = None  # who it belongs to, where intake says
 
     def to_json(self) -> dict[str, Any]:
-        """The results.json contract."""
+        """The results.json contract; `student` only where known."""
+        who = {"student": self.student.to_json()} if self.student is not None else {}
         return {
             "submission": self.submission,
+            **who,
             "source": self.source,
             "assignment": self.assignment,
             "score": self.score,

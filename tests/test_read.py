@@ -6,11 +6,13 @@ import hashlib
 import json
 import os
 import tracemalloc
+from pathlib import Path
 
 import pytest
 
 from grader.grade import grade_batch
-from grader.read import find_files, parse, read_submission, unique_ids
+from grader.intake.gather import gather
+from grader.read import Format, format_of, parse, read_submission, stem_of, unique_ids
 from tests.conftest import CORRECT, notebook
 
 
@@ -198,15 +200,29 @@ def with_outputs(text: str, size: int) -> bytes:
     return json.dumps(document, indent=1).encode()
 
 
-def test_find_files_recurses_and_ignores_other_files(tmp_path):
-    (tmp_path / "alice").mkdir()
-    (tmp_path / "alice" / "hw.ipynb").write_text("{}")
-    (tmp_path / "bob.py").write_text("")
-    (tmp_path / "notes.txt").write_text("")
-    (tmp_path / ".ipynb_checkpoints").mkdir()
-    (tmp_path / ".ipynb_checkpoints" / "hw-checkpoint.ipynb").write_text("{}")
-    names = [path.name for _, path in find_files([str(tmp_path)])]
-    assert names == ["hw.ipynb", "bob.py"]
+@pytest.mark.parametrize(
+    ("name", "expected", "stem"),
+    [
+        ("hw.ipynb", Format.NOTEBOOK, "hw"),
+        ("HW.IPYNB", Format.NOTEBOOK, "HW"),
+        ("hw.ipynb.txt", Format.NOTEBOOK, "hw"),
+        ("hw.IPYNB.TXT", Format.NOTEBOOK, "hw"),
+        ("solution.Py", Format.SCRIPT, "solution"),
+        ("notes.txt", None, "notes"),
+        (".ipynb", None, ".ipynb"),
+        ("archive.zip", None, "archive"),
+    ],
+)
+def test_suffixes_are_told_case_insensitively(name, expected, stem):
+    assert format_of(name) is expected
+    assert stem_of(name) == stem
+
+
+def test_a_notebook_saved_as_text_is_read_as_a_notebook(tmp_path):
+    submission = read(tmp_path, "Gradient_Checking.ipynb.txt", notebook("x = 1").encode())
+    assert submission.error is None and submission.cells[0].source == "x = 1"
+    script = read(tmp_path, "SOLUTION.PY", b"def f():\n    return 1\n")
+    assert script.error is None and script.cells[0].source.startswith("def f()")
 
 
 def test_unique_ids_are_safe_and_distinct():
@@ -217,16 +233,19 @@ def test_unique_ids_are_safe_and_distinct():
     assert all("/" not in i and not i.startswith(".") for i in ids)
 
 
-def test_symbolic_links_are_reported_not_followed(tmp_path):
+def test_symbolic_links_are_listed_as_skipped_never_followed(tmp_path):
     secret = tmp_path / "solution.py"
     secret.write_text("def forward_propagation(x, theta):\n    return theta * x\n")
     uploads = tmp_path / "uploads"
     uploads.mkdir()
     (uploads / "sneaky.py").symlink_to(secret)
     (uploads / "linked_folder").symlink_to(tmp_path)
-    found = find_files([str(uploads)])
-    assert [path.name for _, path in found] == ["sneaky.py"]
-    submission = read_submission("sneaky", *found[0])
+    intake = gather([str(uploads)])
+    assert intake.planned == []
+    reasons = {Path(item.input).name: item.reason for item in intake.skipped}
+    assert "symbolic link" in reasons["sneaky.py"] and "symbolic link" in reasons["linked_folder"]
+    # Read directly (as `grader check` does), a link is refused, not followed.
+    submission = read_submission("sneaky", str(uploads / "sneaky.py"), uploads / "sneaky.py")
     assert submission.cells == () and "symbolic link" in submission.error
 
 

@@ -7,13 +7,16 @@ import json
 import re
 from html.parser import HTMLParser
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
 from conftest import BACKWARD, CHECK, CHECK_N, FORWARD, IMPORTS, notebook
 
 from grader.grade import grade_batch
 from grader.highlight import highlight
-from grader.pages import escape, summary_page
+from grader.intake.identity import Layout, folder_name
+from grader.pages import _SORTING, escape, summary_page
+from grader.read import stem_of
 from grader.report import ClassStatistics, student_report
 from grader.score import HIDDEN_HINT, FunctionResult, SubmissionResult
 from grader.score import TestResult as CaseResult
@@ -23,6 +26,8 @@ SCRIPT = f"<script>{PWN}</script>"
 IMG = f'<img src=x onerror="{PWN}">'
 HOSTILE_NAME = "<img src=x onerror=alert(1)>.ipynb"
 BROKEN_NAME = '"><svg onload=alert(2)>.ipynb'
+HOSTILE_FOLDER = folder_name(Layout.FILES, stem_of(HOSTILE_NAME))
+BROKEN_FOLDER = folder_name(Layout.FILES, stem_of(BROKEN_NAME))
 HOSTILE_FORWARD = (
     "# GRADED FUNCTION: forward_propagation\n"
     "def forward_propagation(x, theta):\n"
@@ -52,16 +57,17 @@ TAGS = {
     "html", "head", "meta", "title", "style", "body", "div", "header", "main", "section",
     "footer", "p", "h1", "h2", "h3", "code", "pre", "span", "strong", "a", "table", "thead",
     "tbody", "tr", "th", "td", "ol", "li", "details", "summary", "dl", "dt", "dd", "small",
-    "mark", "wbr",
+    "mark", "wbr", "script",
 }  # fmt: skip
 ATTRIBUTES = {
     "class", "id", "style", "href", "lang", "charset", "name", "content", "http-equiv",
     "tabindex", "title", "open", "scope", "colspan", "role", "aria-hidden", "aria-labelledby",
-    "aria-sort",
+    "aria-sort", "data-sort", "data-value",
 }  # fmt: skip
 STYLE = re.compile(r"(width|--h): \d+(\.\d+)?%")
 STATUS = re.compile(r'class="status s-(\w+)"><span aria-hidden="true">(.)</span> ([\w ]+)<')
-HREF = re.compile(r"#[\w-]+|[\w.-]+/report\.html|gradebook\.csv")
+HREF = re.compile(r"#[\w-]+|[\w%-]+/report\.html|gradebook\.csv|summary\.json")
+OUR_SCRIPT = f"<script>{_SORTING}</script>"
 
 
 def hostile_notebook() -> str:
@@ -93,7 +99,10 @@ class _Elements(HTMLParser):
 
 
 def assert_only_our_markup(text: str) -> None:
-    """Every element, attribute, style and link in the page is one the templates write."""
+    """Every element, attribute, style and link in the page is one the templates write, and
+    the only script is the summary's own, once."""
+    assert text.count("<script") == text.count(OUR_SCRIPT) <= 1
+    text = text.replace(OUR_SCRIPT, "")
     parser = _Elements()
     parser.feed(text)
     parser.close()
@@ -127,23 +136,24 @@ def test_nothing_a_student_controls_becomes_markup(hostile_batch):
 
 
 def test_hostile_content_is_shown_escaped_not_dropped(hostile_batch):
-    report = (hostile_batch / "img_src_x_onerror_alert_1" / "report.html").read_text()
+    report = (hostile_batch / HOSTILE_FOLDER / "report.html").read_text()
     assert str(escape(HOSTILE_NAME)) in report  # the file name
     assert str(escape(f"# </pre>{SCRIPT}")).replace("&#39;", "&#x27;") in report  # code
     assert str(escape(f"{SCRIPT} {IMG}")) in report  # printed output
     assert str(escape(f"Raised ValueError: </p>{SCRIPT}")) in report  # error message
     assert "SyntaxError in cell" in report and "&lt;script&gt;" in report
-    broken = (hostile_batch / "svg_onload_alert_2" / "report.html").read_text()
+    broken = (hostile_batch / BROKEN_FOLDER / "report.html").read_text()
     assert 'id="error"' in broken and "not valid JSON" in broken
     assert str(escape(BROKEN_NAME)) in broken
 
 
 def test_summary_flags_unreadable_and_links_every_student(hostile_batch):
     summary = (hostile_batch / "index.html").read_text()
-    for student in ("img_src_x_onerror_alert_1", "svg_onload_alert_2", "ok"):
-        assert f'href="{student}/report.html"' in summary
+    for student in (HOSTILE_FOLDER, BROKEN_FOLDER, "ok"):
+        assert f'href="{quote(student)}/report.html"' in summary
     row = re.search(r'<tr class="unreadable">.*?</tr>', summary, re.S)
-    assert row and "svg_onload_alert_2" in row.group() and "unreadable" in row.group()
+    assert row and BROKEN_FOLDER in row.group() and "unreadable" in row.group()
+    assert escape(stem_of(BROKEN_NAME)) in row.group()  # the student, as the file names them
     assert re.search(r'id="unreadable">.*?1</dd>', summary)
 
 

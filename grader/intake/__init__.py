@@ -1,0 +1,5 @@
+"""Intake: from what an instructor downloads (files, folders, zips, LMS layouts) to one
+`Submission` per student, with every other input listed as skipped, and why.
+
+Intake owns identity: who a file belongs to, and the output folder that follows from it.
+"""

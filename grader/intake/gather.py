@@ -1,0 +1,394 @@
+"""Find every input under the paths given, tell whose each is, and plan one submission per
+student; everything else is listed as skipped, with the reason.
+
+Only names are looked at here (and Gradescope's metadata): nothing is decompressed or read but
+archive directories, so this stays cheap per file. Which of a student's files is graded is
+decided when they are read (`grader.intake.choose`).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import stat
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from grader.intake import gradescope
+from grader.intake.archive import Archive, Member, NotAnArchive
+from grader.intake.identity import (
+    CanvasName,
+    Layout,
+    Student,
+    attempt_of,
+    canvas_name,
+    moodle_file,
+    moodle_folder,
+    student,
+)
+from grader.intake.roster import Roster
+from grader.read import Format, Submission, format_of, read_submission, stem_of
+
+MAX_METADATA_BYTES = 16 * 2**20
+_MACOS_METADATA = "__MACOSX"
+_GRADESCOPE_FOLDER = re.compile(r"submission_\d+\Z")
+_NUMBER = re.compile(r"(\d+)")
+NOT_GRADABLE = "not a notebook (.ipynb), a script (.py) or a zip"
+
+
+class MissingInput(Exception):
+    """A path given does not exist: a usage error, not a student's."""
+
+
+@dataclass(frozen=True)
+class Skipped:
+    """An input that is not graded, and why."""
+
+    input: str
+    reason: str
+    student: Student | None = None
+    origin: str = ""  # the file on disk it came from (itself, or its archive), resolved
+
+    def to_json(self) -> dict[str, Any]:
+        who = self.student.to_json() if self.student else None
+        return {"input": self.input, "reason": self.reason, "student": who}
+
+
+@dataclass(frozen=True)
+class Found:
+    """A file that may be a submission: on disk, or a member of an archive."""
+
+    source: str  # as the user is shown it
+    parts: tuple[str, ...]  # its path below the class root
+    modified: float
+    origin: str
+    path: Path | None = None
+    member: Member | None = None
+
+    def read(self, submission_id: str, owner: Student | None) -> Submission:
+        if self.member is not None:
+            return self.member.read(submission_id, owner)
+        assert self.path is not None
+        return read_submission(submission_id, self.source, self.path, owner)
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A student's file that may be the one graded."""
+
+    found: Found
+    original: str  # the name the student gave it, without what the LMS added
+    family: tuple[str, Format]  # attempts of one file share it
+    order: tuple  # a later attempt sorts after an earlier one
+    late: bool | None  # what the LMS says, if it says
+
+    @property
+    def format(self) -> Format:
+        return self.family[1]
+
+
+@dataclass(frozen=True)
+class Planned:
+    """One student's submission, to be read: every candidate file of theirs."""
+
+    student: Student
+    folder: str
+    candidates: tuple[Candidate, ...]
+
+
+@dataclass
+class Intake:
+    planned: list[Planned]
+    skipped: list[Skipped]
+    examined: list[str]  # the paths given, resolved: what this run looked at
+    archives: list[Archive] = field(default_factory=list)
+
+    def close(self) -> None:
+        for archive in self.archives:
+            archive.close()
+
+    def __enter__(self) -> Intake:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+
+def gather(
+    paths: Sequence[str], support_modules: Iterable[str] = (), roster: Roster | None = None
+) -> Intake:
+    """Every input under `paths`, as planned submissions and skipped inputs; raises
+    `MissingInput` before anything is read if a path does not exist."""
+    missing = [given for given in paths if not os.path.lexists(given)]
+    if missing:
+        raise MissingInput(f"no such file or folder: {', '.join(missing)}")
+    support = {name.removesuffix(".py").casefold() for name in support_modules}
+    intake = Intake([], [], [str(Path(given).resolve()) for given in paths])
+    by_student: dict[tuple[Layout, str], list[tuple[Candidate, Student]]] = {}
+    for given in paths:
+        listing = _Listing(intake)
+        listing.root(given)
+        for candidate, owner in listing.candidates(support, intake.skipped):
+            if roster is not None:
+                owner = roster.named(owner, listing.emails.get(owner.id))
+            by_student.setdefault((owner.layout, owner.id), []).append((candidate, owner))
+    folders: dict[str, Student] = {}
+    for owned in by_student.values():
+        latest = max(owned, key=lambda item: item[0].order)[1]  # its name, if names differ
+        folder = latest.folder
+        if folder in folders:  # only ids made to meet a digest get here
+            for candidate, _ in owned:
+                intake.skipped.append(
+                    Skipped(
+                        candidate.found.source,
+                        f"its output folder {folder} is already that of {folders[folder].shown}",
+                        latest,
+                        candidate.found.origin,
+                    )
+                )
+            continue
+        folders[folder] = latest
+        intake.planned.append(Planned(latest, folder, tuple(c for c, _ in owned)))
+    intake.planned.sort(key=lambda planned: planned.folder)
+    return intake
+
+
+class _Listing:
+    """The files under one path given, below its class root."""
+
+    def __init__(self, intake: Intake) -> None:
+        self._intake = intake
+        self.found: list[Found] = []
+        self.metadata: list[Found] = []
+        self.emails: dict[str, str] = {}
+
+    def skip(self, source: str, reason: str, origin: str) -> None:
+        self._intake.skipped.append(Skipped(source, reason, None, origin))
+
+    def root(self, given: str) -> None:
+        path = Path(given)
+        origin = str(path.resolve())
+        if path.is_dir():
+            self._folder(given, path)
+        elif path.name.lower().endswith(".zip"):
+            self._archive(Archive(given, path=path.resolve()), (), origin)
+        else:
+            # A file given alone keeps the Moodle folder it sits in: it says whose it is.
+            parent = path.resolve().parent.name
+            parts = (parent, path.name) if moodle_folder(parent) else (path.name,)
+            self._file(given, path, parts, origin)
+
+    def _folder(self, given: str, root: Path) -> None:
+        for folder, folders, files in os.walk(root):
+            here = Path(folder)
+            relative = here.relative_to(root).parts
+            kept = []
+            for name in sorted(folders):
+                path = here / name
+                if path.is_symlink():
+                    self.skip(str(path), "a symbolic link to a folder, not followed", str(path))
+                elif _hidden(name):
+                    self.skip(str(path), _hidden_reason(name, folder=True), str(path))
+                else:
+                    kept.append(name)
+            folders[:] = kept
+            for name in sorted(files):
+                path = here / name
+                self._file(str(path), path, (*relative, name), str(path.resolve()))
+
+    def _file(self, source: str, path: Path, parts: tuple[str, ...], origin: str) -> None:
+        name = parts[-1]
+        if _hidden(name):
+            self.skip(source, _hidden_reason(name, folder=False), origin)
+            return
+        try:
+            info = path.lstat()
+        except OSError as problem:
+            self.skip(source, f"it could not be examined ({problem.strerror})", origin)
+            return
+        if stat.S_ISLNK(info.st_mode):
+            self.skip(source, "a symbolic link, not a file: links are not followed", origin)
+        elif not stat.S_ISREG(info.st_mode):
+            self.skip(source, "not a regular file", origin)
+        elif name.lower().endswith(".zip"):
+            self._archive(Archive(source, path=path.resolve()), parts, origin)
+        elif name == gradescope.METADATA:
+            self.metadata.append(Found(source, parts, info.st_mtime, origin, path=path))
+        elif format_of(name) is None:
+            self.skip(source, NOT_GRADABLE, origin)
+        else:
+            self.found.append(Found(source, parts, info.st_mtime, origin, path=path))
+
+    def _archive(self, archive: Archive, parts: tuple[str, ...], origin: str) -> None:
+        """The archive's members, below `parts` (its own path; empty for a class zip given)."""
+        try:
+            members, refused = archive.members()
+        except NotAnArchive as problem:
+            self.skip(archive.source, _phrase(str(problem)), origin)
+            return
+        self._intake.archives.append(archive)
+        for refusal in refused:
+            self.skip(refusal.source, f"refused: {refusal.reason}", origin)
+        for member in members:
+            inner = (*parts, *member.parts)
+            name = member.parts[-1]
+            hidden = next((part for part in member.parts if _hidden(part)), None)
+            if hidden is not None:
+                self.skip(member.source, _hidden_reason(hidden, folder=hidden != name), origin)
+            elif name.lower().endswith(".zip"):
+                if archive.nested:
+                    self.skip(member.source, "a zip inside a zip inside a zip: not opened", origin)
+                else:
+                    self._archive(Archive(member.source, outer=member), inner, origin)
+            elif name == gradescope.METADATA:
+                self.metadata.append(
+                    Found(member.source, inner, member.modified, origin, member=member)
+                )
+            elif format_of(name) is None:
+                self.skip(member.source, NOT_GRADABLE, origin)
+            else:
+                self.found.append(
+                    Found(member.source, inner, member.modified, origin, member=member)
+                )
+
+    def candidates(
+        self, support: set[str], skipped: list[Skipped]
+    ) -> list[tuple[Candidate, Student]]:
+        """Each file found, with its owner, below the class root; support modules skipped."""
+        depth = self._wrappers()
+        submitters = self._gradescope(depth, skipped)
+        # The files at the class root, zips included, say whether it is a Canvas download.
+        canvas = _mostly_canvas(
+            {
+                found.parts[depth]
+                for found in self.found
+                if len(found.parts) == depth + 1 or found.parts[depth].lower().endswith(".zip")
+            }
+        )
+        owned = []
+        for found in self.found:
+            parts = found.parts[depth:]
+            owner, original, canvas_info = self._owner(parts, submitters, canvas)
+            stem, number = attempt_of(stem_of(original), canvas_info is not None)
+            file_format = format_of(original) or format_of(parts[-1]) or Format.NOTEBOOK
+            if file_format is Format.SCRIPT and stem.casefold() in support:
+                skipped.append(
+                    Skipped(
+                        found.source,
+                        f"{original}: a support module the assignment provides, not a submission",
+                        owner,
+                        found.origin,
+                    )
+                )
+                continue
+            attachment = canvas_info.attachment if canvas_info else -1
+            order = (attachment, number, found.modified, _natural(found.source))
+            late = canvas_info.late if canvas_info else None
+            family = (stem.casefold(), file_format)
+            owned.append((Candidate(found, original, family, order, late), owner))
+        return owned
+
+    def _wrappers(self) -> int:
+        """How many folders that hold nothing but one folder lead to the class root."""
+        every = [found.parts for found in (*self.found, *self.metadata)]
+        depth = 0
+        while every and all(len(parts) > depth + 1 for parts in every):
+            top = {parts[depth] for parts in every}
+            if len(top) != 1:
+                break
+            (name,) = top
+            if moodle_folder(name) or _GRADESCOPE_FOLDER.match(name) or canvas_name(name):
+                break  # a class of one student: the folder says whose it is
+            depth += 1
+        return depth
+
+    def _gradescope(
+        self, depth: int, skipped: list[Skipped]
+    ) -> dict[str, list[gradescope.Submitter]]:
+        """Who submitted each folder, from Gradescope's metadata at the class root."""
+        found: dict[str, list[gradescope.Submitter]] = {}
+        for metadata in self.metadata:
+            if len(metadata.parts) != depth + 1:
+                reason = "Gradescope metadata away from the folders it describes, not read"
+            else:
+                try:
+                    found.update(gradescope.submitters(_small_text(metadata)))
+                    reason = "Gradescope's list of who submitted what: read for the names"
+                except (gradescope.MetadataError, ValueError, OSError) as problem:
+                    reason = f"Gradescope metadata that could not be read ({_phrase(str(problem))})"
+            skipped.append(Skipped(metadata.source, reason, None, metadata.origin))
+        for people in found.values():
+            for person in people:
+                if person.email:
+                    self.emails[person.student.id] = person.email
+        return found
+
+    def _owner(
+        self,
+        parts: tuple[str, ...],
+        submitters: dict[str, list[gradescope.Submitter]],
+        canvas: bool,
+    ) -> tuple[Student, str, CanvasName | None]:
+        """Whose a file is, the name the student gave it, and what Canvas says of it."""
+        top = parts[0]
+        original = parts[-1]
+        if canvas and (said := canvas_name(top)):
+            return said.student, said.original if len(parts) == 1 else original, said
+        if owner := moodle_folder(top):
+            return owner, original, None
+        if flattened := moodle_file(top):
+            return flattened[0], flattened[1] if len(parts) == 1 else original, None
+        if people := submitters.get(top):
+            first = people[0].student
+            names = " & ".join(person.student.name for person in people if person.student.name)
+            return replace(first, name=names or None), original, None
+        if len(parts) == 1:
+            return student(Layout.FILES, stem_of(top)), original, None
+        if top.lower().endswith(".zip"):  # a student's zip at the class root
+            return student(Layout.FILES, top[: -len(".zip")]), original, None
+        return student(Layout.FILES, top), original, None
+
+
+def _mostly_canvas(names: set[str]) -> bool:
+    """Whether a class root's files are named as Canvas names them: at least half of them, so
+    that one flat file such as `lab_1_2_final.ipynb` is not taken for Canvas's."""
+    matches = sum(canvas_name(name) is not None for name in names)
+    return matches > 0 and 2 * matches >= len(names)
+
+
+def _small_text(found: Found) -> str:
+    """A small text file's content (Gradescope's metadata)."""
+    if found.member is not None:
+        if found.member.size > MAX_METADATA_BYTES:
+            raise ValueError("it is too large")
+        archive = found.member.archive
+        with archive.opened() as opened, archive.stream(opened, found.member.info) as data:
+            return data.read(MAX_METADATA_BYTES).decode("utf-8-sig")
+    assert found.path is not None
+    if found.path.stat().st_size > MAX_METADATA_BYTES:
+        raise ValueError("it is too large")
+    return found.path.read_text(encoding="utf-8-sig")
+
+
+def _phrase(sentence: str) -> str:
+    """A message's sentence as a phrase in a list: `The x.` → `the x`."""
+    return sentence[:1].lower() + sentence[1:].rstrip(".")
+
+
+def _hidden(name: str) -> bool:
+    return name.startswith(".") or name == _MACOS_METADATA
+
+
+def _hidden_reason(name: str, folder: bool) -> str:
+    if name == _MACOS_METADATA:
+        return "macOS's metadata folder (__MACOSX), not a submission"
+    if name == ".ipynb_checkpoints":
+        return "Jupyter's checkpoints folder, not a submission"
+    return f"a hidden {'folder' if folder else 'file'}, not read"
+
+
+def _natural(text: str) -> tuple:
+    """A sort key in which `attempt_10` comes after `attempt_9`."""
+    return tuple(int(piece) if piece.isdigit() else piece for piece in _NUMBER.split(text))
