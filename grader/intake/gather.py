@@ -64,14 +64,13 @@ class Found:
     parts: tuple[str, ...]  # its path below the class root
     modified: float
     origin: str
-    path: Path | None = None
+    path: str | None = None  # on disk, resolved
     member: Member | None = None
 
     def read(self, submission_id: str, owner: Student | None) -> Submission:
         if self.member is not None:
             return self.member.read(submission_id, owner)
-        assert self.path is not None
-        return read_submission(submission_id, self.source, self.path, owner)
+        return read_submission(submission_id, self.source, Path(self.path or ""), owner)
 
 
 @dataclass(frozen=True)
@@ -171,55 +170,63 @@ class _Listing:
         path = Path(given)
         origin = str(path.resolve())
         if path.is_dir():
-            self._folder(given, path)
+            self._folder(str(path), origin)
         elif path.name.lower().endswith(".zip"):
-            self._archive(Archive(given, path=path.resolve()), (), origin)
+            self._archive(Archive(given, path=Path(origin)), (), origin)
         else:
             # A file given alone keeps the Moodle folder it sits in: it says whose it is.
-            parent = path.resolve().parent.name
+            parent = Path(origin).parent.name
             parts = (parent, path.name) if moodle_folder(parent) else (path.name,)
-            self._file(given, path, parts, origin)
+            self._file(given, origin, parts, None)
 
-    def _folder(self, given: str, root: Path) -> None:
-        for folder, folders, files in os.walk(root):
-            here = Path(folder)
-            relative = here.relative_to(root).parts
-            kept = []
-            for name in sorted(folders):
-                path = here / name
-                if path.is_symlink():
-                    self.skip(str(path), "a symbolic link to a folder, not followed", str(path))
-                elif _hidden(name):
-                    self.skip(str(path), _hidden_reason(name, folder=True), str(path))
+    def _folder(self, shown_root: str, real_root: str) -> None:
+        """Every file under a folder, in name order; links are listed, never followed."""
+        pending: list[tuple[str, str, tuple[str, ...]]] = [(shown_root, real_root, ())]
+        while pending:
+            shown, real, parts = pending.pop()
+            try:
+                entries = sorted(os.scandir(real), key=lambda entry: entry.name)
+            except OSError as problem:
+                self.skip(shown, f"the folder could not be listed ({problem.strerror})", real)
+                continue
+            folders = []
+            for entry in entries:
+                source, origin = os.path.join(shown, entry.name), os.path.join(real, entry.name)
+                if entry.is_symlink():
+                    self.skip(source, "a symbolic link: links are not followed", origin)
+                elif entry.is_dir(follow_symlinks=False):
+                    if _hidden(entry.name):
+                        self.skip(source, _hidden_reason(entry.name, folder=True), origin)
+                    else:
+                        folders.append((source, origin, (*parts, entry.name)))
                 else:
-                    kept.append(name)
-            folders[:] = kept
-            for name in sorted(files):
-                path = here / name
-                self._file(str(path), path, (*relative, name), str(path.resolve()))
+                    self._file(source, origin, (*parts, entry.name), entry)
+            pending.extend(reversed(folders))
 
-    def _file(self, source: str, path: Path, parts: tuple[str, ...], origin: str) -> None:
+    def _file(
+        self, source: str, origin: str, parts: tuple[str, ...], entry: os.DirEntry | None
+    ) -> None:
         name = parts[-1]
         if _hidden(name):
             self.skip(source, _hidden_reason(name, folder=False), origin)
             return
         try:
-            info = path.lstat()
+            info = entry.stat(follow_symlinks=False) if entry else os.lstat(origin)
         except OSError as problem:
             self.skip(source, f"it could not be examined ({problem.strerror})", origin)
             return
         if stat.S_ISLNK(info.st_mode):
-            self.skip(source, "a symbolic link, not a file: links are not followed", origin)
+            self.skip(source, "a symbolic link: links are not followed", origin)
         elif not stat.S_ISREG(info.st_mode):
             self.skip(source, "not a regular file", origin)
         elif name.lower().endswith(".zip"):
-            self._archive(Archive(source, path=path.resolve()), parts, origin)
+            self._archive(Archive(source, path=Path(origin)), parts, origin)
         elif name == gradescope.METADATA:
-            self.metadata.append(Found(source, parts, info.st_mtime, origin, path=path))
+            self.metadata.append(Found(source, parts, info.st_mtime, origin, path=origin))
         elif format_of(name) is None:
             self.skip(source, NOT_GRADABLE, origin)
         else:
-            self.found.append(Found(source, parts, info.st_mtime, origin, path=path))
+            self.found.append(Found(source, parts, info.st_mtime, origin, path=origin))
 
     def _archive(self, archive: Archive, parts: tuple[str, ...], origin: str) -> None:
         """The archive's members, below `parts` (its own path; empty for a class zip given)."""
@@ -366,10 +373,10 @@ def _small_text(found: Found) -> str:
         archive = found.member.archive
         with archive.opened() as opened, archive.stream(opened, found.member.info) as data:
             return data.read(MAX_METADATA_BYTES).decode("utf-8-sig")
-    assert found.path is not None
-    if found.path.stat().st_size > MAX_METADATA_BYTES:
+    path = Path(found.path or "")
+    if path.stat().st_size > MAX_METADATA_BYTES:
         raise ValueError("it is too large")
-    return found.path.read_text(encoding="utf-8-sig")
+    return path.read_text(encoding="utf-8-sig")
 
 
 def _phrase(sentence: str) -> str:

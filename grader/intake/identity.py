@@ -67,6 +67,7 @@ _MAX_FOLDER_BYTES = 150  # with a prefix, well under the 255 bytes a file name m
 _DIGEST_CHARS = 12
 _LOOKS_HASHED = re.compile(rf"-[0-9a-f]{{{_DIGEST_CHARS}}}\Z")
 _LMS_PREFIX = re.compile(r"(?:canvas|moodle|gradescope)-", re.IGNORECASE)
+_PLAIN = re.compile(r"[\w -]+")  # what `_allowed` allows, bar combining marks: checked first
 _WINDOWS_DEVICES = re.compile(r"(?:con|prn|aux|nul|com\d|lpt\d)\Z", re.IGNORECASE)
 
 
@@ -99,7 +100,7 @@ def _kept_whole(student_id: str, layout: Layout) -> bool:
     treats specially."""
     return (
         bool(student_id)
-        and all(_allowed(character) for character in student_id)
+        and (_PLAIN.fullmatch(student_id) or all(map(_allowed, student_id)))
         and student_id[0] not in " -"
         and not student_id.endswith(" ")
         and len(student_id.encode()) <= _MAX_FOLDER_BYTES
