@@ -555,8 +555,8 @@ def test_run_autograder_grades_a_broken_notebook_beside_support_files(bundle, tm
     results = autograde(bundle, tmp_path, files)
     assert results["score"] == 10  # forward only
     output = results["output"]
-    # The support module is no submission: it is either not graded or graded and not counted.
     assert output.startswith("Score: 10/100, for Gradient_Checking.ipynb.")
+    assert "Not graded: gc_utils.py (a support module the assignment provides" in output
     assert "backward_propagation: failed, 0/10." in output
     assert "gradient_check: syntax error, 0/40." in output
     assert "gradient_check_n: missing, 0/40." in output
@@ -566,7 +566,10 @@ def test_run_autograder_grades_a_broken_notebook_beside_support_files(bundle, tm
 def test_run_autograder_says_when_nothing_was_uploaded(bundle, tmp_path):
     results = autograde(bundle, tmp_path, {"notes.txt": "my answers are in my head"})
     assert results["score"] == 0 and results["tests"] == []
-    assert "No notebook (.ipynb) or Python script (.py) was found" in results["output"]
+    assert results["output"] == (
+        "No notebook (.ipynb) or Python script (.py) was found in your submission: upload your "
+        "notebook.\nNot graded: notes.txt (not a notebook (.ipynb), a script (.py) or a zip)."
+    )
 
 
 def test_gradescope_refuses_what_is_not_an_instructor_folder(tmp_path, capsys):

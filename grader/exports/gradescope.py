@@ -161,7 +161,8 @@ def grade_submission(root: Path, assignment_dir: Path) -> dict[str, Any]:
     """Grade the files in `root/submission` and return Gradescope's results document.
 
     A student may upload several files (their notebook beside support modules or a draft):
-    each is graded, and the best result counts; the output names the file it came from.
+    each is graded, and the best result counts; the output names the file it came from and
+    every file not graded, with the reason.
     """
     from grader.grade import grade_batch
     from grader.spec import load_assignment
@@ -178,32 +179,41 @@ def grade_submission(root: Path, assignment_dir: Path) -> dict[str, Any]:
             json.loads(path.read_text(encoding="utf-8"))
             for path in sorted(out.glob("*/results.json"))
         ]
+    not_graded = [_not_graded(item.input, item.reason, submission) for item in outcome.not_graded]
     if not documents:
-        return {
-            "score": 0.0,
-            "output": "No notebook (.ipynb) or Python script (.py) was found in your "
-            "submission: upload your notebook.",
-            "tests": [],
-            "stdout_visibility": "hidden",
-        }
+        lines = [
+            "No notebook (.ipynb) or Python script (.py) was found in your submission: upload "
+            "your notebook.",
+            *not_graded,
+        ]
+        return {"score": 0.0, "output": "\n".join(lines), "tests": [], **_FOR_INSTRUCTORS}
     best = max(documents, key=lambda document: document["score"])
+    others = [_relative(d["source"], submission) for d in documents if d is not best]
     return {
         "score": best["score"],
-        "output": _overview(best, [d for d in documents if d is not best], submission),
+        "output": _overview(best, others, not_graded, submission),
         "tests": best["tests"],
-        "stdout_visibility": "hidden",
+        **_FOR_INSTRUCTORS,
     }
 
 
-def _overview(best: dict[str, Any], others: list[dict[str, Any]], submission: Path) -> str:
+# The grader's own output (progress, sandbox protections) is for instructors.
+_FOR_INSTRUCTORS = {"stdout_visibility": "hidden"}
+
+
+def _overview(
+    best: dict[str, Any], others: list[str], not_graded: list[str], submission: Path
+) -> str:
     """The text Gradescope shows above the tests: score, file, what to fix per function."""
     lines = [
         f"Score: {points(best['score'])}/{points(best['max_score'])}, for "
         f"{_relative(best['source'], submission)}."
     ]
+    if best.get("selection"):
+        lines.append(best["selection"])
     if others:
-        names = ", ".join(_relative(d["source"], submission) for d in others)
-        lines.append(f"Also graded, not counted (a score no higher): {names}.")
+        lines.append(f"Also graded, not counted (a score no higher): {', '.join(others)}.")
+    lines += not_graded
     if best["error"]:
         lines.append(best["error"])
     for name, function in best["functions"].items():
@@ -211,6 +221,13 @@ def _overview(best: dict[str, Any], others: list[dict[str, Any]], submission: Pa
         got = f"{points(function['score'])}/{points(function['max_score'])}"
         lines.append(f"{name}: {status}, {got}. {function['message']}")
     return "\n".join(lines)
+
+
+def _not_graded(source: str, reason: str, submission: Path) -> str:
+    """A file of the upload that was not graded, and why (the reason may name it already)."""
+    name = _relative(source, submission)
+    reason = reason.removeprefix(f"{Path(name).name}: ")
+    return f"Not graded: {name} ({reason})."
 
 
 def _relative(source: str, submission: Path) -> str:
