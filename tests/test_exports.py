@@ -414,51 +414,76 @@ def test_cells_written_are_plain_numbers_on_the_lms_scale_and_never_formulas():
     ]  # fmt: skip
 
 
+CORRECT_NOTEBOOK = notebook(*CORRECT)
+BROKEN_NOTEBOOK = notebook(IMPORTS, FORWARD, BACKWARD, CHECK, CHECK_N + "\n  )")  # 60 points
+
+
 @pytest.fixture(scope="module")
-def graded_class(tmp_path_factory, assignment) -> Path:
-    """A class really graded: files named by their Canvas user ids."""
+def canvas_graded(tmp_path_factory, assignment) -> Path:
+    """Canvas's "Download Submissions" zip, really graded: a resubmission (late, and broken),
+    a support module, an empty file, a student not in the gradebook."""
     folder = tmp_path_factory.mktemp("canvas")
-    broken_check_n = CHECK_N + "\n  )"
-    files = {
-        "1001.ipynb": notebook(*CORRECT),
-        "1002.ipynb": notebook(IMPORTS, FORWARD, BACKWARD, CHECK, broken_check_n),
-        "1003.ipynb": "",
+    members = {
+        "chenalice_1001_9001_Gradient_Checking.ipynb": CORRECT_NOTEBOOK,
+        "chenalice_1001_9004_gc_utils.py": (
+            ROOT / "reference_solutions/gradient_checking/gc_utils.py"
+        ).read_text(),
+        "wangxiaoming_1002_9002_Gradient_Checking.ipynb": CORRECT_NOTEBOOK,
+        "wangxiaoming_LATE_1002_9010_Gradient_Checking-1.ipynb": BROKEN_NOTEBOOK,
+        "mullerzoe_1003_9003_Gradient_Checking.ipynb": "",
+        "ghost_9999_9005_Gradient_Checking.ipynb": CORRECT_NOTEBOOK,
     }
-    for name, text in files.items():
-        (folder / "in" / name).parent.mkdir(exist_ok=True)
-        (folder / "in" / name).write_text(text, encoding="utf-8")
+    with zipfile.ZipFile(folder / "submissions.zip", "w") as download:
+        for name, text in members.items():
+            download.writestr(name, text)
+    grade_batch([str(folder / "submissions.zip")], assignment, folder / "out", jobs=2)
+    return folder / "out"
+
+
+@pytest.fixture(scope="module")
+def moodle_graded(tmp_path_factory, assignment) -> Path:
+    """Moodle's "Download all submissions", unpacked, really graded: names in any script."""
+    folder = tmp_path_factory.mktemp("moodle")
+    files = {
+        "Alice Chen_1001_assignsubmission_file_": CORRECT_NOTEBOOK,
+        "王小明_1002_assignsubmission_file_": BROKEN_NOTEBOOK,
+        "Zoë Müller_1003_assignsubmission_file_": "",
+    }
+    for student_folder, text in files.items():
+        (folder / "in" / student_folder).mkdir(parents=True)
+        (folder / "in" / student_folder / "Gradient_Checking.ipynb").write_text(text)
     grade_batch([str(folder / "in")], assignment, folder / "out", jobs=2)
     return folder / "out"
 
 
-def test_a_really_graded_class_fills_canvas_and_moodle(tmp_path, graded_class, capsys):
-    results = {
-        path.parent.name: json.loads(path.read_text())
-        for path in graded_class.glob("*/results.json")
-    }
-    scores = {folder[-4:]: points(result["score"]) for folder, result in results.items()}
-    assert scores["1001"] == "100" and scores["1002"] == "60" and scores["1003"] == "0"
-
+def test_a_canvas_download_graded_fills_canvas_gradebook(tmp_path, canvas_graded, capsys):
     gradebook, filled = tmp_path / "export.csv", tmp_path / "filled.csv"
     gradebook.write_bytes(canvas_file(canvas_rows()))
-    code, _, _ = run_cli(
-        capsys, "canvas", str(graded_class), "--gradebook", str(gradebook),
+    code, out, err = run_cli(
+        capsys, "canvas", str(canvas_graded), "--gradebook", str(gradebook),
         "--column", "Gradient Checking (4242)", "--output", str(filled),
     )  # fmt: skip
     assert code == 0
+    # The late resubmission counts; the support module is nobody's result.
     assert [row[5] for row in parsed(filled.read_bytes())[3:8]] == ["100", "60", "0", "", ""]
+    assert "3 student(s) filled, 2 without a result" in out
+    assert "1 student(s) with a result are not in Canvas's file" in err and "9999" in err
 
-    worksheet = tmp_path / "worksheet.csv"
+
+def test_a_moodle_download_graded_fills_the_worksheet(tmp_path, moodle_graded, capsys):
+    worksheet, filled = tmp_path / "worksheet.csv", tmp_path / "filled.csv"
     worksheet.write_bytes(moodle_file(moodle_rows()))
-    code, _, _ = run_cli(
-        capsys, "moodle", str(graded_class), "--worksheet", str(worksheet),
+    code, out, err = run_cli(
+        capsys, "moodle", str(moodle_graded), "--worksheet", str(worksheet),
         "--output", str(filled),
     )  # fmt: skip
-    assert code == 0
+    assert (code, err) == (0, "")
     rows = parsed(filled.read_bytes())
     assert [row[4] for row in rows[1:]] == ["100", "60", "0", ""]
-    assert rows[2][10].startswith("60/100 points. ")
+    assert rows[2][10].startswith("60/100 points. forward_propagation: passed (10/10)")
     assert "gradient_check_n: syntax error (0/40)" in rows[2][10]
+    assert rows[3][10].startswith("0/100 points: ")
+    assert "3 student(s) filled, 1 without a result" in out
 
 
 # Gradescope: the bundle, unpacked where Gradescope puts it, run as Gradescope runs it.
