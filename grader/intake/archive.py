@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import lzma
 import os
+import re
 import struct
 import tempfile
 import threading
@@ -42,6 +43,7 @@ _READABLE_METHODS = {zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED, zipfile.ZIP_BZIP2
 _LINK = 0o120000
 _FILE_TYPE = 0o170000
 _UNIX = 3
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")  # shown as �: a name must not move a terminal's cursor
 _DAMAGE = (zipfile.BadZipFile, zlib.error, EOFError, lzma.LZMAError, OSError, ValueError)
 
 
@@ -60,7 +62,7 @@ class Member:
 
     @property
     def source(self) -> str:
-        return f"{self.archive.source}{SEPARATOR}{'/'.join(self.parts)}"
+        return f"{self.archive.source}{SEPARATOR}{_CONTROL.sub(chr(0xFFFD), '/'.join(self.parts))}"
 
     @property
     def size(self) -> int:
@@ -253,7 +255,7 @@ def _screen(archive: Archive, infos: list[zipfile.ZipInfo]) -> tuple[list[Member
     files = 0
     for info in infos:
         name = _decoded_name(info)
-        shown = f"{archive.source}{SEPARATOR}{name}"
+        shown = f"{archive.source}{SEPARATOR}{_CONTROL.sub(chr(0xFFFD), name)}"
         if info.is_dir() or name.endswith(("/", "\\")):
             continue
         files += 1

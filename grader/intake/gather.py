@@ -306,8 +306,8 @@ class _Listing:
             if len(top) != 1:
                 break
             (name,) = top
-            if moodle_folder(name) or _GRADESCOPE_FOLDER.match(name) or canvas_name(name):
-                break  # a class of one student: the folder says whose it is
+            if name.lower().endswith(".zip") or _names_student(name):
+                break  # a student's zip, or a class of one whose folder says whose it is
             depth += 1
         return depth
 
@@ -356,6 +356,10 @@ class _Listing:
         if top.lower().endswith(".zip"):  # a student's zip at the class root
             return student(Layout.FILES, top[: -len(".zip")]), original, None
         return student(Layout.FILES, top), original, None
+
+
+def _names_student(folder: str) -> bool:
+    return bool(moodle_folder(folder) or _GRADESCOPE_FOLDER.match(folder) or canvas_name(folder))
 
 
 def _mostly_canvas(names: set[str]) -> bool:
