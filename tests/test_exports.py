@@ -541,7 +541,7 @@ def autograde(bundle: Path, root: Path, files: dict[str, str]) -> dict:
     with zipfile.ZipFile(bundle) as archive:
         archive.extractall(root / "source")
     shutil.copy(root / "source" / "run_autograder", root / "run_autograder")
-    (root / "submission").mkdir()
+    (root / "submission").mkdir(parents=True)
     for name, text in files.items():
         (root / "submission" / name).write_text(text, encoding="utf-8")
     environment = {**os.environ, "AUTOGRADER_ROOT": str(root), "GRADER_PYTHON": sys.executable}
@@ -586,6 +586,16 @@ def test_run_autograder_grades_a_broken_notebook_beside_support_files(bundle, tm
     assert "gradient_check: syntax error, 0/40." in output
     assert "gradient_check_n: missing, 0/40." in output
     assert any(t["status"] == "failed" for t in results["tests"])
+
+
+def test_an_assignment_folder_named_with_spaces_and_dollars_runs(tmp_path, capsys):
+    folder = tmp_path / "Gradient Checking $HOME 'v2'"
+    shutil.copytree(ROOT / "reference_solutions" / "gradient_checking", folder,
+                    ignore=shutil.ignore_patterns("__pycache__"))  # fmt: skip
+    code, _, _ = run_cli(capsys, "gradescope", str(folder), "--output", str(tmp_path / "a.zip"))
+    assert code == 0
+    results = autograde(tmp_path / "a.zip", tmp_path / "root", {"hw.ipynb": notebook(*CORRECT)})
+    assert results["score"] == 100
 
 
 def test_run_autograder_says_when_nothing_was_uploaded(bundle, tmp_path):

@@ -71,8 +71,9 @@ RUN = """\
 set -euo pipefail
 ROOT="${{AUTOGRADER_ROOT:-/autograder}}"
 PYTHON="${{GRADER_PYTHON:-$ROOT/venv/bin/python}}"
+ASSIGNMENT={assignment}
 export PYTHONPATH="$ROOT/source"
-exec "$PYTHON" -m grader.exports.gradescope "$ROOT" "$ROOT/source/{assignment}"
+exec "$PYTHON" -m grader.exports.gradescope "$ROOT" "$ROOT/source/$ASSIGNMENT"
 """
 
 
