@@ -51,7 +51,8 @@ def _not_a_number_message(got: Any) -> str:
 
 @dataclass(frozen=True)
 class Close:
-    """The value must equal `expected` (number or array) within rtol/atol."""
+    """The value must equal `expected` within rtol/atol: a number, an array, or a dict, list
+    or tuple of them, judged part by part (a dict may hold more keys than expected)."""
 
     # It pins the value: only a function that computes the right thing passes it.
     pins: ClassVar[bool] = True
@@ -60,6 +61,8 @@ class Close:
     atol: float = 0.0
 
     def judge(self, got: Any) -> Verdict:
+        if isinstance(self.expected, dict | list | tuple):
+            return self._judge_parts(self.expected, got, "")
         expected = np.asarray(self.expected)
         if expected.ndim == 0:
             number = _as_number(got)
@@ -79,6 +82,34 @@ class Close:
         if array.shape != expected.shape:
             return Verdict(False, f"Expected shape {expected.shape}, got shape {array.shape}.")
         return self._judge_numbers(array, expected)
+
+    def _judge_parts(self, expected: Any, got: Any, path: str) -> Verdict:
+        """A structured value, part by part; a failure names the part, as `['dW1'][0]`."""
+        what = path or "The result"
+        if isinstance(expected, dict):
+            if not isinstance(got, dict):
+                return Verdict(False, f"{what}: expected a dict, got {describe(got)}.")
+            parts = []
+            for key, part in expected.items():
+                if key not in got:
+                    return Verdict(False, f"{path}[{key!r}]: missing from the result.")
+                parts.append((part, got[key], f"{path}[{key!r}]"))
+        elif not isinstance(got, list | tuple):
+            return Verdict(False, f"{what}: expected {len(expected)} items, got {describe(got)}.")
+        elif len(got) != len(expected):
+            return Verdict(False, f"{what}: expected {len(expected)} items, got {len(got)}.")
+        else:
+            pairs = enumerate(zip(expected, got, strict=True))
+            parts = [(part, value, f"{path}[{index}]") for index, (part, value) in pairs]
+        for part, value, where in parts:
+            if isinstance(part, dict | list | tuple):
+                verdict = self._judge_parts(part, value, where)
+            else:
+                leaf = Close(part, self.rtol, self.atol).judge(value)
+                verdict = leaf if leaf.passed else Verdict(False, f"{where}: {leaf.message}")
+            if not verdict.passed:
+                return verdict
+        return Verdict(True, "Every part matches the expected value.")
 
     def _judge_number(self, got: float, expected: float) -> Verdict:
         """`_judge_numbers` for one real number: the same arithmetic and words, without arrays."""

@@ -64,3 +64,17 @@ def test_a_number_is_judged_as_a_zero_dimensional_array_would_be(expected, got):
     close = Close(expected, rtol=1e-6)
     as_arrays = close._judge_numbers(np.asarray(float(got)), np.asarray(expected))
     assert close.judge(got) == as_arrays
+
+
+def test_a_structured_value_is_judged_part_by_part():
+    expected = {"dW1": np.array([1.0, 2.0]), "db1": 0.5}
+    close = Close(expected, rtol=1e-6)
+    assert close.judge({"dW1": np.array([1.0, 2.0]), "db1": 0.5, "dZ1": "extra"}).passed
+    wrong = close.judge({"dW1": np.array([1.0, 2.5]), "db1": 0.5})
+    assert not wrong.passed and wrong.message.startswith("['dW1']: Expected 2.0, got 2.5")
+    assert close.judge({"dW1": np.array([1.0, 2.0])}).message == "['db1']: missing from the result."
+    pair = Close((np.ones(2), {"D1": np.zeros(3)}))
+    assert pair.judge([np.ones(2), {"D1": np.zeros(3)}]).passed  # tuples arrive as lists
+    assert "[1]['D1']: Expected shape (3,)" in pair.judge([np.ones(2), {"D1": np.zeros(2)}]).message
+    assert pair.judge([np.ones(2)]).message == "The result: expected 2 items, got 1."
+    assert not pair.judge(None).passed and not Close([1.0]).judge([[1.0, 2.0], [3.0]]).passed

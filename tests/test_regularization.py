@@ -37,23 +37,6 @@ FUNCTIONS = (
 )
 
 
-def _close_judges_structures() -> bool:
-    """Whether `Close` can judge a dict of arrays or a tuple (the gradients, (A3, cache))."""
-    try:
-        return Close({"dW": (np.ones(2),)}).judge({"dW": [np.ones(2)]}).passed
-    except (TypeError, ValueError):
-        return False
-
-
-# Three of the four functions return a dict of gradients or a tuple (A3, cache). Until
-# grader/compare.py's Close judges such values part by part, grading them cannot work.
-needs_structures = pytest.mark.skipif(
-    not _close_judges_structures(),
-    reason="grader.compare.Close does not judge dicts and tuples yet (see the report of the "
-    "Regularization assignment): three of its four functions return them",
-)
-
-
 @pytest.fixture(scope="module")
 def regularization() -> Assignment:
     return load_assignment(FOLDER)
@@ -156,7 +139,6 @@ def test_model_trains_with_either_regularization() -> None:
 # --- Grading, through the real sandbox --------------------------------------------------------
 
 
-@needs_structures
 def test_the_instructor_notebook_scores_exactly_full_marks(regularization, tmp_path) -> None:
     result = _grade([FOLDER / "assignment.ipynb"], regularization, tmp_path)["assignment"]
     assert result["score"] == result["max_score"] == 100
@@ -176,7 +158,6 @@ INTENDED = {
 }
 
 
-@needs_structures
 def test_sample_submissions_get_the_scores_intended(regularization, tmp_path) -> None:
     results = _grade([SAMPLES], regularization, tmp_path)
     assert set(results) == set(INTENDED)
@@ -232,7 +213,6 @@ OTHER_DRAWS = {
 }
 
 
-@needs_structures
 def test_dropout_masks_drawn_as_the_notebook_says_pass_however_spelled(
     regularization, tmp_path
 ) -> None:
@@ -268,7 +248,6 @@ def bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
-@needs_structures
 def test_the_released_blank_notebook_fails_its_check_with_hints(bundle: Path) -> None:
     assert {path.name for path in bundle.iterdir()} == {
         "assignment.ipynb", "README.md", "provided.py", "public_cases.json", "reg_utils.py",
@@ -289,7 +268,6 @@ def test_the_released_blank_notebook_fails_its_check_with_hints(bundle: Path) ->
         assert f"    {placeholder}\n" in source
 
 
-@needs_structures
 def test_the_instructor_notebook_passes_its_check_against_the_bundle(bundle: Path) -> None:
     solved = _grader("check", str(FOLDER / "assignment.ipynb"), "--assignment", str(bundle))
     assert solved.returncode == 0, solved.stdout + solved.stderr
@@ -324,7 +302,6 @@ def _written_forms(value: Any) -> set[str]:
     return forms
 
 
-@needs_structures
 def test_no_hidden_input_or_expected_value_is_in_the_bundle(bundle: Path, regularization) -> None:
     text = "\n".join(path.read_text(encoding="utf-8") for path in bundle.iterdir())
     forms: set[str] = set()
