@@ -72,3 +72,50 @@ def test_progress_is_a_bar_with_rate_and_eta_on_a_terminal(tmp_path):
     os.close(controller)
     assert run.returncode == 0
     assert b"\r" in shown and b"1/1" in shown and b"/s" in shown and b"ETA" in shown
+
+
+def test_a_missing_path_is_a_usage_error_and_nothing_is_graded(tmp_path):
+    (tmp_path / "a.ipynb").write_text(notebook(*CORRECT))
+    run = grader(
+        "grade", str(tmp_path / "a.ipynb"), str(tmp_path / "typo"), "--out", str(tmp_path / "o")
+    )
+    assert run.returncode == 2, run.stderr
+    assert "no such file or folder" in run.stderr and "typo" in run.stderr
+    assert "Traceback" not in run.stderr and not (tmp_path / "o" / "a").exists()
+
+
+def test_nothing_to_grade_exits_non_zero_and_says_what_was_found(tmp_path):
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "notes").mkdir()
+    (tmp_path / "notes" / "README.md").write_text("# notes")
+    for given in ("empty", "notes"):
+        run = grader("grade", str(tmp_path / given), "--out", str(tmp_path / "o"))
+        assert run.returncode == 1, run.stderr
+        assert "nothing to grade" in run.stderr and "Traceback" not in run.stderr
+    assert "README.md: not a notebook" in run.stdout
+
+
+def test_out_naming_a_file_is_a_clear_error(tmp_path):
+    (tmp_path / "a.ipynb").write_text(notebook(*CORRECT))
+    (tmp_path / "taken").write_text("a file")
+    run = grader("grade", str(tmp_path / "a.ipynb"), "--out", str(tmp_path / "taken"))
+    assert run.returncode == 2 and "is a file, not a folder" in run.stderr
+    assert "Traceback" not in run.stderr
+
+
+def test_no_paths_rebuilds_the_class_files_and_lists_what_was_not_graded(tmp_path):
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "a.IPYNB").write_text(notebook(*CORRECT))
+    (tmp_path / "in" / "gc_utils.py").write_text("x = 1\n")
+    out = tmp_path / "out"
+    graded = grader("grade", str(tmp_path / "in"), "--out", str(out))
+    assert graded.returncode == 0, graded.stderr
+    assert "Not graded (1):" in graded.stdout and "gc_utils.py: a support module" in graded.stdout
+    assert "Graded 1 submission(s)" in graded.stdout and "Class: 1 result(s)" in graded.stdout
+    (out / "index.html").unlink()
+    rebuilt = grader("grade", "--out", str(out))
+    assert rebuilt.returncode == 0, rebuilt.stderr
+    assert (out / "index.html").is_file() and "Class: 1 result(s)" in rebuilt.stdout
+    empty = grader("grade", "--out", str(tmp_path / "nothing-here"))
+    assert empty.returncode == 1 and "nothing to grade" in empty.stderr
+    assert not (tmp_path / "nothing-here").exists()

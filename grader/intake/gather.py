@@ -284,7 +284,8 @@ class _Listing:
                 skipped.append(
                     Skipped(
                         found.source,
-                        f"{original}: a support module the assignment provides, not a submission",
+                        f"a support module the assignment provides{_as(original, parts)}, "
+                        "not a submission",
                         owner,
                         found.origin,
                     )
@@ -356,6 +357,11 @@ class _Listing:
         if top.lower().endswith(".zip"):  # a student's zip at the class root
             return student(Layout.FILES, top[: -len(".zip")]), original, None
         return student(Layout.FILES, top), original, None
+
+
+def _as(original: str, parts: tuple[str, ...]) -> str:
+    """` (name)`: the name the student gave a file, where the LMS renamed it."""
+    return f" ({original})" if original != parts[-1] else ""
 
 
 def _names_student(folder: str) -> bool:
