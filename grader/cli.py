@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 from typing import NoReturn
 
+from grader.exports.cli import add_commands as add_export_commands
 from grader.sandbox.launch import THREAD_VARIABLES
 from grader.service.cli import add_commands as add_service_commands
 
@@ -230,6 +231,7 @@ def build_parser() -> argparse.ArgumentParser:
     release.set_defaults(handler=_release)
 
     add_service_commands(commands)
+    add_export_commands(commands)
     return parser
 
 
