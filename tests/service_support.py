@@ -1,5 +1,5 @@
 """Real parts for the service's tests: the service under uvicorn on a loopback port (in this
-process, or as `python -m grader.service serve`), a callback receiver that checks signatures,
+process, or as `grader serve`), a callback receiver that checks signatures,
 and polling with deadlines generous enough for a machine three times slower than this one."""
 
 from __future__ import annotations
@@ -168,7 +168,7 @@ class CallbackReceiver:
 
 
 def service_command(*args: str) -> list[str]:
-    return [sys.executable, "-m", "grader.service", *args]
+    return [sys.executable, "-m", "grader", *args]
 
 
 def create_token(data: Path, role: str) -> str:
@@ -183,7 +183,7 @@ def create_token(data: Path, role: str) -> str:
 
 
 class ServiceProcess:
-    """`python -m grader.service serve` on a free loopback port, its log in a file."""
+    """`grader serve` on a free loopback port, its log in a file."""
 
     def __init__(self, data: Path, log: Path, *args: str) -> None:
         self.log = log
@@ -202,8 +202,12 @@ class ServiceProcess:
             lines = log.read_bytes()[start:].decode().splitlines()
             return next((line.split(marker)[1] for line in lines if marker in line), None)
 
-        self.url = wait_for(address, "the service to listen")
-        wait_for(self._healthy, "the service to answer /healthz")
+        try:
+            self.url = wait_for(address, "the service to listen")
+            wait_for(self._healthy, "the service to answer /healthz")
+        except BaseException:
+            self.stop()
+            raise
 
     def _healthy(self) -> bool:
         try:

@@ -1,4 +1,4 @@
-"""Nothing accepted is lost: `python -m grader.service serve` killed with SIGKILL mid-batch,
+"""Nothing accepted is lost: `grader serve` killed with SIGKILL mid-batch,
 then restarted on the same --data, finishes every submission it acknowledged, each once."""
 
 from __future__ import annotations

@@ -1,16 +1,17 @@
 """The HTTP API: handlers check who asks and what they send, then enqueue or read; they never
-grade. Anything slow (the database, the disk, reading a notebook) runs in the thread pool, so
-the event loop answers `/healthz` and uploads while every sandbox worker is busy."""
+grade. What may wait on the disk (a commit, a sync, reading a notebook) runs in threads, so the
+event loop answers `/healthz` and uploads while every sandbox worker is busy; the token lookup,
+one indexed read that never waits for a writer (WAL), runs in the loop."""
 
 import math
 from typing import Annotated, Any
 
+from anyio import CapacityLimiter, to_thread
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, Response, StreamingResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel
-from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 
 import grader
@@ -29,6 +30,7 @@ REPORT_HEADERS = {
     "X-Content-Type-Options": "nosniff",
 }
 NOT_GRADED_RETRY_SECONDS = 5
+STORING_THREADS = 4
 UPLOAD_FORM = {
     "requestBody": {
         "required": True,
@@ -94,7 +96,11 @@ def create_app(service: Service) -> FastAPI:
 
     Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
 
-    def caller(credentials: Credentials) -> Token:
+    # Uploads are stored a few at a time: more threads would only take turns at the write lock
+    # and the interpreter lock, and switching between them costs more than it overlaps.
+    storing = CapacityLimiter(STORING_THREADS)
+
+    async def caller(credentials: Credentials) -> Token:
         """The token the request carries, if it is live and within its rate."""
         challenge = {"WWW-Authenticate": "Bearer"}
         if credentials is None:
@@ -188,7 +194,9 @@ def create_app(service: Service) -> FastAPI:
             raise ApiError(503, "stopping", "The service is stopping: upload again shortly.")
         settings = service.settings
         form = await receive_form(request, service.layout.uploads, settings.max_upload)
-        record, created = await run_in_threadpool(service.accept, assignment, form, token)
+        record, created = await to_thread.run_sync(
+            service.accept, assignment, form, token, limiter=storing
+        )
         return JSONResponse(
             {
                 "id": record.id,

@@ -81,7 +81,8 @@ class CallbackPolicy:
 
 
 class CallbackDispatcher:
-    """Delivers due callbacks from the table, a few at a time, until stopped."""
+    """Delivers callbacks: those of a submission just graded at once, with the document the
+    grading made; those the table holds (retries, and any left by a stop) as they fall due."""
 
     def __init__(
         self,
@@ -98,14 +99,12 @@ class CallbackDispatcher:
             follow_redirects=False,  # a redirect could lead to a host that is not allowed
             headers={"User-Agent": f"grader/{grader.__version__}"},
             trust_env=False,
-            # A fresh connection per attempt: a receiver's idle connection it closed meanwhile
-            # would fail an attempt that had nothing wrong with it.
-            limits=httpx.Limits(max_keepalive_connections=0),
         )
         self._executor = ThreadPoolExecutor(DELIVERY_THREADS, thread_name_prefix="callback")
-        self._in_flight: set[int] = set()
         self._lock = threading.Condition()
-        self._changes = 0
+        self._in_flight: set[int] = set()
+        self._settled = 0  # deliveries ended: a list of due callbacks read before is stale
+        self._changes = 0  # reasons to look at the table again
         self._stopping = False
         self._thread = threading.Thread(target=self._loop, name="callbacks", daemon=True)
 
@@ -113,13 +112,21 @@ class CallbackDispatcher:
         self._thread.start()
 
     def wake(self) -> None:
-        """A callback may have become due."""
+        """A callback in the table may have become due."""
         with self._lock:
             self._changes += 1
             self._lock.notify()
 
+    def send(self, callbacks: list[Callback], document: dict[str, Any]) -> None:
+        """Deliver callbacks that are due now, with their submission's document."""
+        with self._lock:
+            for callback in callbacks:
+                if callback.seq not in self._in_flight and not self._stopping:
+                    self._in_flight.add(callback.seq)
+                    self._executor.submit(self._deliver, callback, document)
+
     def stop(self) -> None:
-        """Stop taking deliveries; those in flight finish (a cut one is sent again at start)."""
+        """Stop taking deliveries; those in flight finish (the table keeps the others due)."""
         with self._lock:
             self._stopping = True
             self._lock.notify()
@@ -128,71 +135,78 @@ class CallbackDispatcher:
         self._client.close()
 
     def _loop(self) -> None:
-        room = 2 * DELIVERY_THREADS  # deliveries handed to the threads at a time
+        room = 2 * DELIVERY_THREADS  # deliveries from the table handed to the threads at a time
         while True:
             with self._lock:
                 if self._stopping:
                     return
-                seen, flying = self._changes, set(self._in_flight)
+                changes, settled, flying = self._changes, self._settled, len(self._in_flight)
             now = time.time()
-            due = []
-            if len(flying) < room:
-                candidates = self.store.due_callbacks(now, room + len(flying))
-                due = [c for c in candidates if c.seq not in flying][: room - len(flying)]
+            due = self.store.due_callbacks(now, room) if flying < room else []
+            next_due = self.store.next_callback_due()
             with self._lock:
+                if self._settled != settled:  # one may have been delivered since it was read
+                    continue
                 for callback in due:
-                    self._in_flight.add(callback.seq)
-                    self._executor.submit(self._deliver, callback)
-                if self._changes == seen and not self._stopping:
-                    self._lock.wait(self._wait_seconds(now))
+                    if callback.seq not in self._in_flight:
+                        self._in_flight.add(callback.seq)
+                        self._executor.submit(self._deliver, callback, None)
+                if self._changes == changes and not self._stopping:
+                    self._lock.wait(_wait_seconds(now, next_due))
 
-    def _wait_seconds(self, now: float) -> float:
-        """Until the next callback is due; a delivery that ends wakes the loop sooner."""
-        if self._in_flight:
-            return 1.0
-        next_due = self.store.next_callback_due()
-        return 60.0 if next_due is None else min(60.0, max(0.01, next_due - now))
-
-    def _deliver(self, callback: Callback) -> None:
+    def _deliver(self, callback: Callback, document: dict[str, Any] | None) -> None:
+        retry = False
         try:
             refusal = self.policy.refusal(callback.url)
             if refusal is not None:  # allowed at upload, no longer by the operator
                 self.store.callback_failed(callback.seq, refusal, None)
                 logger.warning("callback for %s abandoned: %s", callback.submission_id, refusal)
                 return
-            error = self._post(callback)
+            body = encode(document or self.document(callback.submission_id))
+            error = self._post(callback.url, body)
             if error is None:
                 self.store.callback_delivered(callback.seq)
                 return
             delay = self.schedule.delay(callback.attempts + 1)
-            retry_at = None if delay is None else time.time() + delay
-            self.store.callback_failed(callback.seq, error, retry_at)
+            retry = delay is not None
+            self.store.callback_failed(callback.seq, error, time.time() + delay if retry else None)
             logger.warning(
                 "callback %d for %s failed (%s)%s",
                 callback.attempts + 1,
                 callback.submission_id,
                 error,
-                "" if delay is None else f"; next try in {delay:g} s",
+                f"; next try in {delay:g} s" if retry else "; no try is left",
             )
-        except Exception:  # the table keeps it pending: it is tried again
+        except Exception:  # the table keeps it due: the loop tries it again within seconds
             logger.exception("callback for %s could not be handled", callback.submission_id)
         finally:
             with self._lock:
                 self._in_flight.discard(callback.seq)
-                self._changes += 1
-                self._lock.notify()
+                self._settled += 1
+                if retry or document is None:  # a retry to schedule, or room for the table's
+                    self._changes += 1
+                    self._lock.notify()
 
-    def _post(self, callback: Callback) -> str | None:
+    def _post(self, url: str, body: bytes) -> str | None:
         """Send one attempt; None if the receiver took it (any 2xx), else what went wrong."""
-        body = encode(self.document(callback.submission_id))
         headers = {
             "Content-Type": "application/json",
             SIGNATURE_HEADER: signature(self.secret, body),
         }
         try:
-            response = self._client.post(callback.url, content=body, headers=headers)
+            response = self._client.post(url, content=body, headers=headers)
         except httpx.HTTPError as problem:
             return f"{type(problem).__name__}: {problem}"
         if response.is_success:
             return None
         return f"HTTP {response.status_code}"
+
+
+def _wait_seconds(now: float, next_due: float | None) -> float:
+    """How long the loop may sleep. A callback already due is being delivered: its end wakes
+    the loop if it must (a retry, room for more), so only a bound is kept then."""
+    if next_due is None:
+        return 60.0
+    if next_due <= now:
+        return 5.0
+    return min(60.0, next_due - now)

@@ -102,21 +102,6 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     revoke.set_defaults(handler=_token_revoke)
 
 
-def main(argv: list[str] | None = None) -> int:
-    """`python -m grader.service`: the same commands, without the rest of `grader`."""
-    from grader.sandbox.launch import THREAD_VARIABLES
-
-    parser = argparse.ArgumentParser(prog="python -m grader.service")
-    add_commands(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(argv)
-    for name in THREAD_VARIABLES:  # as `grader` does: BLAS threads would only take cores
-        os.environ.setdefault(name, "1")
-    try:
-        return args.handler(args)
-    except KeyboardInterrupt:
-        return 130
-
-
 def _data_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--data",
@@ -132,6 +117,7 @@ def _serve(args: argparse.Namespace) -> int:
         from grader.service.server import bind, serve
         from grader.service.service import ConfigurationError, Service
         from grader.service.store import SchemaTooNew
+        from grader.spec import AssignmentError
     except ImportError as problem:
         print(f"grader serve: {MISSING_EXTRA} ({problem})", file=sys.stderr)
         return 2
@@ -154,7 +140,7 @@ def _serve(args: argparse.Namespace) -> int:
     try:
         service = Service(settings)
         listener = bind(args.host, args.port)
-    except (FileNotFoundError, ConfigurationError, SchemaTooNew) as problem:
+    except (FileNotFoundError, AssignmentError, ConfigurationError, SchemaTooNew) as problem:
         print(f"grader serve: {problem}", file=sys.stderr)
         return 2
     except OSError as problem:

@@ -11,15 +11,17 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
+from typing import Any
 
 from grader.grade import fingerprint, grade_one
+from grader.intake.identity import Layout, student
 from grader.read import read_submission
 from grader.report import read_results, write_submission
 from grader.run import sandbox_setup
 from grader.sandbox.pool import WorkerPool
 from grader.score import unreadable_result
 from grader.service.layout import DataLayout
-from grader.service.records import SubmissionRecord, timestamp
+from grader.service.records import Callback, SubmissionRecord, timestamp
 from grader.service.store import Store
 from grader.spec import Assignment
 
@@ -44,7 +46,7 @@ class AssignmentQueue:
         layout: DataLayout,
         assignment: Assignment,
         jobs: int,
-        on_done: Callable[[SubmissionRecord], None],
+        on_done: Callable[[SubmissionRecord, dict[str, Any], list[Callback]], None],
     ) -> None:
         self.store, self.layout, self.assignment, self.jobs = store, layout, assignment, jobs
         self.on_done = on_done
@@ -97,28 +99,33 @@ class AssignmentQueue:
                         self._wakeup.wait(IDLE_POLL_SECONDS)
                 continue
             try:
-                self._grade(record)
+                results = self._grade(record)
             except Exception:  # a fault of ours costs this attempt only; it is tried again
                 logger.exception("grading %s failed (attempt %d)", record.id, record.attempts)
                 self.store.requeue(record.id)
                 continue
-            if self.store.finish(record.id, timestamp()):
-                self.on_done(record)
+            callbacks = self.store.finish(record.id, timestamp())
+            if callbacks is not None:
+                self.on_done(record, results, callbacks)
 
-    def _grade(self, record: SubmissionRecord) -> None:
-        """Write results.json and report.html for `record`, unless they are already written."""
-        submission = read_submission(record.id, record.filename, self.layout.upload(record))
+    def _grade(self, record: SubmissionRecord) -> dict[str, Any]:
+        """Write results.json and report.html for `record`, unless they are already written;
+        returns what results.json holds."""
+        # The LMS names the student: as `grader grade` names one by a file's or folder's name.
+        who = student(Layout.FILES, record.student)
+        path = self.layout.upload(record)
+        submission = read_submission(record.id, record.filename, path, who)
         stamp = fingerprint(submission, self._fingerprint)
         previous = read_results(self.out, record.id)
         if previous and previous.get("fingerprint") == stamp:
-            return
+            return previous
         graded_at = timestamp()
         if record.attempts > MAX_ATTEMPTS:
             logger.error("giving up on %s after %d attempts", record.id, MAX_ATTEMPTS)
             result = unreadable_result(self.assignment, record.id, record.filename, GAVE_UP)
         else:
             result = grade_one(self._pool, self.assignment, submission)
-        write_submission(self.out, result, self.assignment, stamp, graded_at)
+        document = write_submission(self.out, result, self.assignment, stamp, graded_at)
         logger.info(
             "graded %s (%s, %s): %g / %g",
             record.id,
@@ -127,3 +134,4 @@ class AssignmentQueue:
             result.score,
             result.max_score,
         )
+        return document

@@ -56,12 +56,18 @@ class DataLayout:
 
 def status_document(layout: DataLayout, record: SubmissionRecord) -> dict[str, Any]:
     """What `GET /v1/submissions/{id}` answers and a callback posts."""
+    results = layout.results(record) if record.status is Status.DONE else None
+    return document_of(record, results)
+
+
+def document_of(record: SubmissionRecord, results: dict[str, Any] | None) -> dict[str, Any]:
+    """The status document of `record`, with `results` (results.json's content) once done."""
     return {
         "id": record.id,
         "status": record.status.value,
         "assignment": record.assignment,
         "student": record.student,
-        "results": layout.results(record) if record.status is Status.DONE else None,
+        "results": results,
     }
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import secrets
 import unicodedata
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -15,9 +16,9 @@ from grader.service import tokens
 from grader.service.callbacks import CallbackDispatcher, CallbackPolicy
 from grader.service.errors import ApiError
 from grader.service.grading import AssignmentQueue
-from grader.service.layout import DataLayout, status_document, sync_file
+from grader.service.layout import DataLayout, document_of, status_document, sync_file
 from grader.service.limits import RateLimiter
-from grader.service.records import Role, Status, SubmissionRecord, Token, timestamp
+from grader.service.records import Callback, Role, Status, SubmissionRecord, Token, timestamp
 from grader.service.settings import Settings
 from grader.service.store import Store
 from grader.service.upload import ReceivedForm
@@ -192,8 +193,12 @@ class Service:
                 "as Jupyter saves it.",
             )
 
-    def _graded(self, record: SubmissionRecord) -> None:
-        self.callbacks.wake()
+    def _graded(
+        self, record: SubmissionRecord, results: dict[str, Any], callbacks: list[Callback]
+    ) -> None:
+        if callbacks:
+            done = document_of(replace(record, status=Status.DONE), results)
+            self.callbacks.send(callbacks, done)
 
 
 def _student(form: ReceivedForm) -> str:

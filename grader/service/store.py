@@ -1,7 +1,11 @@
 """The service's durable state in one SQLite file (WAL): tokens, submissions and callbacks.
 
-Every change is one transaction committed with a full sync, so what a caller was told is on
-disk. Each thread uses its own connection: readers never wait for the writer.
+Every change is one transaction. What a client is told (an upload accepted, a callback to
+make, a token made or revoked) is committed with a full sync, so it survives even a power cut;
+the service's own bookkeeping (running, done, a delivery attempt) is committed without one,
+which survives the process being killed, and the next full sync writes it too. Each thread
+uses its own connection: readers never wait for the writer. Writers of this process queue on a
+lock rather than on SQLite's busy handler, which sleeps for milliseconds between tries.
 """
 
 from __future__ import annotations
@@ -81,6 +85,7 @@ class Store:
         self._local = threading.local()
         self._connections: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
+        self._writing = threading.Lock()
         connection = self._connection()
         version = connection.execute("PRAGMA user_version").fetchone()[0]
         if version > SCHEMA_VERSION:
@@ -99,7 +104,6 @@ class Store:
             connection = sqlite3.connect(
                 self.path, isolation_level=None, check_same_thread=False, timeout=60
             )
-            connection.execute("PRAGMA synchronous=FULL")
             connection.execute("PRAGMA foreign_keys=ON")
             self._local.connection = connection
             with self._lock:
@@ -107,15 +111,18 @@ class Store:
         return connection
 
     @contextmanager
-    def _transaction(self) -> Iterator[sqlite3.Connection]:
+    def _transaction(self, promised: bool = True) -> Iterator[sqlite3.Connection]:
+        """A write transaction; `promised` ones (what a client was told) survive a power cut."""
         connection = self._connection()
-        connection.execute("BEGIN IMMEDIATE")
-        try:
-            yield connection
-        except BaseException:
-            connection.execute("ROLLBACK")
-            raise
-        connection.execute("COMMIT")
+        with self._writing:
+            connection.execute(f"PRAGMA synchronous={'FULL' if promised else 'NORMAL'}")
+            connection.execute("BEGIN IMMEDIATE")
+            try:
+                yield connection
+            except BaseException:
+                connection.execute("ROLLBACK")
+                raise
+            connection.execute("COMMIT")
 
     def close(self) -> None:
         with self._lock:
@@ -168,15 +175,15 @@ class Store:
     ) -> SubmissionRecord | None:
         """The submission these same bytes made before, now counted as the student's latest
         upload; a new callback URL is added to it."""
+        query = (
+            f"SELECT {_SUBMISSION_COLUMNS} FROM submissions "
+            "WHERE assignment = ? AND student = ? AND digest = ? AND owner = ?"
+        )
+        key = (assignment, student, digest, owner)
+        if self._connection().execute(query, key).fetchone() is None:  # the usual case
+            return None
         with self._transaction() as writer:
-            row = writer.execute(
-                f"SELECT {_SUBMISSION_COLUMNS} FROM submissions "
-                "WHERE assignment = ? AND student = ? AND digest = ? AND owner = ?",
-                (assignment, student, digest, owner),
-            ).fetchone()
-            if row is None:
-                return None
-            record = _submission(row)
+            record = _submission(writer.execute(query, key).fetchone())
             writer.execute(
                 "UPDATE submissions SET upload_order = ? WHERE id = ?",
                 (_next_upload_order(writer), record.id),
@@ -235,7 +242,7 @@ class Store:
 
     def claim(self, assignment: str) -> SubmissionRecord | None:
         """Mark the oldest queued submission of `assignment` running, and count the attempt."""
-        with self._transaction() as writer:
+        with self._transaction(promised=False) as writer:
             row = writer.execute(
                 "UPDATE submissions SET status = ?, attempts = attempts + 1 WHERE seq = "
                 "(SELECT seq FROM submissions WHERE status = ? AND assignment = ? "
@@ -244,29 +251,32 @@ class Store:
             ).fetchone()
         return _submission(row) if row else None
 
-    def finish(self, submission_id: str, at: str) -> bool:
+    def finish(self, submission_id: str, at: str) -> list[Callback] | None:
         """Mark a running submission done and its callbacks due now, in one transaction.
 
-        False if it was not running: a submission is finished once."""
-        with self._transaction() as writer:
+        Returns those callbacks, or None if it was not running: a submission is finished once."""
+        with self._transaction(promised=False) as writer:
             changed = writer.execute(
                 "UPDATE submissions SET status = ?, finished_at = ? WHERE id = ? AND status = ?",
                 (Status.DONE.value, at, submission_id, Status.RUNNING.value),
             ).rowcount
-            writer.execute(
-                "UPDATE callbacks SET state = ?, due_at = ? WHERE submission_id = ? AND state = ?",
+            if changed != 1:
+                return None
+            rows = writer.execute(
+                "UPDATE callbacks SET state = ?, due_at = ? WHERE submission_id = ? AND state = ? "
+                "RETURNING seq, submission_id, url, attempts",
                 (
                     CallbackState.PENDING.value,
                     time.time(),
                     submission_id,
                     CallbackState.WAITING.value,
                 ),
-            )
-        return changed == 1
+            ).fetchall()
+        return [Callback(*row) for row in rows]
 
     def requeue(self, submission_id: str) -> None:
         """Put a running submission back in the queue (its grading failed, or was cut short)."""
-        with self._transaction() as writer:
+        with self._transaction(promised=False) as writer:
             writer.execute(
                 "UPDATE submissions SET status = ? WHERE id = ? AND status = ?",
                 (Status.QUEUED.value, submission_id, Status.RUNNING.value),
@@ -274,7 +284,7 @@ class Store:
 
     def requeue_running(self) -> int:
         """At start-up: what was running when the service stopped is queued again."""
-        with self._transaction() as writer:
+        with self._transaction(promised=False) as writer:
             return writer.execute(
                 "UPDATE submissions SET status = ? WHERE status = ?",
                 (Status.QUEUED.value, Status.RUNNING.value),
@@ -326,7 +336,7 @@ class Store:
         return row[0]
 
     def callback_delivered(self, seq: int) -> None:
-        with self._transaction() as writer:
+        with self._transaction(promised=False) as writer:
             writer.execute(
                 "UPDATE callbacks SET state = ?, attempts = attempts + 1, last_error = NULL "
                 "WHERE seq = ?",
@@ -336,7 +346,7 @@ class Store:
     def callback_failed(self, seq: int, error: str, retry_at: float | None) -> None:
         """Count a failed attempt; with no `retry_at`, the callback is abandoned."""
         state = CallbackState.ABANDONED if retry_at is None else CallbackState.PENDING
-        with self._transaction() as writer:
+        with self._transaction(promised=False) as writer:
             writer.execute(
                 "UPDATE callbacks SET state = ?, attempts = attempts + 1, due_at = ?, "
                 "last_error = ? WHERE seq = ?",
