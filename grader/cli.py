@@ -120,9 +120,10 @@ def _print_not_graded(not_graded: tuple) -> None:
 
 
 def _isolation(args: argparse.Namespace) -> int:
+    from grader.sandbox.harness import MODULE_WATCH, ModuleWatch
     from grader.sandbox.isolation import protections
 
-    found = protections()
+    found = {**protections(), MODULE_WATCH: ModuleWatch().exactness()}
     width = max(map(len, found))
     for name, state in found.items():
         print(f"{name:<{width}}  {state}")

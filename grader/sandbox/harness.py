@@ -245,6 +245,11 @@ def serve(
         outbox.flush()
 
 
+# The name under which the worker reports how exactly ModuleWatch sees changes, beside the
+# host's protections: `--require-isolation` refuses to grade unless it is "on".
+MODULE_WATCH = "module-watch"
+
+
 class ModuleWatch:
     """Notices any change to a loaded module's namespace, `__dict__` writes included.
 
@@ -264,6 +269,16 @@ class ModuleWatch:
         ]
         self.tags = _version_tags([vars(m) for m in modules] + [sys.modules])
         self.fallback = [m for m in modules if m.__name__ in self.FALLBACK]
+
+    def exactness(self) -> str:
+        """'on' where every change is seen (CPython 3.11 to 3.13 keep dict version tags); else
+        why only a few modules are compared."""
+        if self.tags is not None:
+            return "on"
+        return (
+            "approximate: this interpreter keeps no dict version tags (CPython 3.11 to 3.13 "
+            "do), so only a few modules are compared between functions"
+        )
 
     def state(self) -> tuple:
         if self.tags is not None:

@@ -148,8 +148,8 @@ class Worker:
         self.retired: list[Child] = []
         self.children: dict[int, Child] = {}
         self.answers: dict[bytes, bytes] = {}
-        self.host = host
         self.watch = harness.ModuleWatch()
+        self.host = {**host, harness.MODULE_WATCH: self.watch.exactness()}
         gc.freeze()
         self.contained = self.host.get("seccomp") == "on"
         self.zygote = Zygote(self._child)
