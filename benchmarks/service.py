@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import compileall
+import contextlib
 import hashlib
 import hmac
 import json
@@ -166,8 +167,8 @@ async def receive_callbacks(
                 if timings.last_accepted and set(timings.upload_started) <= set(timings.results):
                     all_in.set()
                 writer.write(b"HTTP/1.1 204 No Content\r\nContent-Length: 0\r\n\r\n")
-        except (asyncio.IncompleteReadError, ConnectionError):
-            writer.close()
+        except (asyncio.IncompleteReadError, ConnectionError, asyncio.CancelledError):
+            writer.close()  # the service closed the connection, or the run is over
 
     server = await asyncio.start_server(serve, "127.0.0.1", 0)
     ready.set_result(f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}/graded")
@@ -208,6 +209,8 @@ async def load(url: str, tokens: list[str], files: list[Path], secret: bytes) ->
     busy.clear()
     await prober
     receiver.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await receiver
     return timings
 
 
@@ -263,102 +266,139 @@ def percentile(values: list[float], share: int) -> float:
     return statistics.quantiles(values, n=100, method="inclusive")[share - 1]
 
 
+@dataclass(frozen=True)
+class ServiceRun:
+    """The figures of one run of the service (rates per second, latencies in ms or s)."""
+
+    uploads_rate: float
+    upload_p50: float
+    upload_p95: float
+    result_p50: float
+    result_p95: float
+    health_p95: float
+    health_max: float
+    grading_rate: float
+    graded_during_uploads: int
+    rate_after_uploads: float
+    service_cpu: float  # ms per submission
+    workers_cpu: float
+    client_cpu: float
+    summary: str  # what was accepted, refused, signed, earned
+
+
+def run_service(base: Path, files: list[Path], clients: int, jobs: int | None) -> ServiceRun:
+    """A fresh service on a fresh --data: upload every file, wait for every callback."""
+    data = base / f"data-{secrets.token_hex(4)}"
+    data.mkdir()
+    store = Store(DataLayout(data).database)
+    tokens = [create_token(store, Role.SUBMITTER, f"client {n}")[1] for n in range(clients)]
+    store.close()
+    secret = secrets.token_urlsafe(32).encode()
+    process, url = start_service(data, secret, jobs)
+    try:
+        cpu_before = cpu_seconds(process.pid)
+        client_before = time.process_time()
+        timings = asyncio.run(load(url, tokens, files, secret))
+        client_cpu = time.process_time() - client_before
+        service_cpu, workers_cpu = (
+            after - before
+            for after, before in zip(cpu_seconds(process.pid), cpu_before, strict=True)
+        )
+    finally:
+        process.terminate()
+        process.wait()
+    accepted = len(timings.upload_started)
+    to_result = [timings.results[i] - timings.upload_started[i] for i in timings.upload_started]
+    last_result = max(timings.results.values())
+    during_uploads = sum(arrived <= timings.last_accepted for arrived in timings.results.values())
+    return ServiceRun(
+        uploads_rate=accepted / (timings.last_accepted - timings.first_upload),
+        upload_p50=1000 * statistics.median(timings.upload_latency),
+        upload_p95=1000 * percentile(timings.upload_latency, 95),
+        result_p50=statistics.median(to_result),
+        result_p95=percentile(to_result, 95),
+        health_p95=1000 * percentile(timings.health_latency, 95),
+        health_max=1000 * max(timings.health_latency),
+        grading_rate=accepted / (last_result - timings.first_upload),
+        graded_during_uploads=during_uploads,
+        rate_after_uploads=(accepted - during_uploads) / (last_result - timings.last_accepted),
+        service_cpu=1000 * service_cpu / accepted,
+        workers_cpu=1000 * workers_cpu / accepted,
+        client_cpu=1000 * client_cpu / accepted,
+        summary=(
+            f"accepted {accepted} of {len(files)} (refused {timings.refused}), results "
+            f"{len(timings.results)}, unsigned {timings.unsigned}, without full marks "
+            f"{timings.not_full_marks}, /healthz probes {len(timings.health_latency)} "
+            f"(failed {timings.health_failures})"
+        ),
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--count", type=int, default=500, help="uploads (default: 500)")
     parser.add_argument("--clients", type=int, default=50, help="concurrent clients (50)")
     parser.add_argument("--jobs", type=int, help="workers, for both (default: all cores)")
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=3,
+        help="service runs, each between two `grader grade` runs (default: 3)",
+    )
     args = parser.parse_args()
     for folder in ("grader", "reference_solutions"):
         compileall.compile_dir(ROOT / folder, quiet=1)
     load_before = os.getloadavg()[0]
+    runs: list[ServiceRun] = []
     with tempfile.TemporaryDirectory(prefix="grader-service-bench-") as scratch:
         base = Path(scratch)
         files = generate(load_samples(ROOT / "submissions"), base / "batch", args.count, seed=3)
-        print(f"grader grade, {args.count} files…", file=sys.stderr)
-        grade_before = grade_rate(base / "batch", base / "out-before", args.jobs)
+        grades = []
+        for round_number in range(args.rounds + 1):
+            print(f"grader grade, {args.count} files…", file=sys.stderr)
+            grades.append(grade_rate(base / "batch", base / f"out-{round_number}", args.jobs))
+            if round_number < args.rounds:
+                print(f"service, {args.count} uploads, {args.clients} clients…", file=sys.stderr)
+                runs.append(run_service(base, files, args.clients, args.jobs))
+    ratios = [run.grading_rate / statistics.mean(grades[n : n + 2]) for n, run in enumerate(runs)]
 
-        data = base / "data"
-        data.mkdir()
-        store = Store(DataLayout(data).database)
-        tokens = [
-            create_token(store, Role.SUBMITTER, f"client {n}")[1] for n in range(args.clients)
-        ]
-        store.close()
-        secret = secrets.token_urlsafe(32).encode()
-        process, url = start_service(data, secret, args.jobs)
-        try:
-            print(f"service, {args.count} uploads from {args.clients} clients…", file=sys.stderr)
-            cpu_before = cpu_seconds(process.pid)
-            client_before = time.process_time()
-            timings = asyncio.run(load(url, tokens, files, secret))
-            client_cpu = time.process_time() - client_before
-            service_cpu, workers_cpu = (
-                after - before
-                for after, before in zip(cpu_seconds(process.pid), cpu_before, strict=True)
-            )
-        finally:
-            process.terminate()
-            process.wait()
+    def figure(values: list[float], form: str) -> str:
+        shown = ", ".join(form.format(value) for value in values)
+        return f"{form.format(statistics.median(values))} ({shown})"
 
-        print(f"grader grade again, {args.count} files…", file=sys.stderr)
-        grade_after = grade_rate(base / "batch", base / "out-after", args.jobs)
+    def of(name: str) -> list[float]:
+        return [getattr(run, name) for run in runs]
 
-    accepted = len(timings.upload_started)
-    to_result = [timings.results[i] - timings.upload_started[i] for i in timings.upload_started]
-    last_result = max(timings.results.values())
-    service_rate = accepted / (last_result - timings.first_upload)
-    during_uploads = sum(arrived <= timings.last_accepted for arrived in timings.results.values())
-    after_uploads = (accepted - during_uploads) / (last_result - timings.last_accepted)
-    grade_mean = (grade_before + grade_after) / 2
-    health = timings.health_latency
     rows = [
+        ("uploads accepted per second", figure(of("uploads_rate"), "{:.0f}")),
+        ("upload latency p50 (ms)", figure(of("upload_p50"), "{:.0f}")),
+        ("upload latency p95 (ms)", figure(of("upload_p95"), "{:.0f}")),
+        ("upload to result (callback received) p50 (s)", figure(of("result_p50"), "{:.2f}")),
+        ("upload to result (callback received) p95 (s)", figure(of("result_p95"), "{:.2f}")),
+        ("`/healthz` p95 while busy (ms)", figure(of("health_p95"), "{:.1f}")),
+        ("`/healthz` slowest while busy (ms)", figure(of("health_max"), "{:.0f}")),
+        ("grading rate, first upload to last result (/s)", figure(of("grading_rate"), "{:.1f}")),
+        ("`grader grade` on the same files (/s)", figure(grades, "{:.1f}")),
+        ("service ÷ `grader grade` (each run ÷ the two around it)", figure(ratios, "{:.2f}×")),
         (
-            "uploads accepted per second",
-            f"{accepted / (timings.last_accepted - timings.first_upload):.1f}",
+            "graded while uploads came in (of the batch)",
+            figure(of("graded_during_uploads"), "{:.0f}"),
         ),
-        (
-            "upload latency p50 / p95",
-            f"{1000 * statistics.median(timings.upload_latency):.0f} / "
-            f"{1000 * percentile(timings.upload_latency, 95):.0f} ms",
-        ),
-        (
-            "upload to result (callback received) p50 / p95",
-            f"{statistics.median(to_result):.2f} / {percentile(to_result, 95):.2f} s",
-        ),
-        (
-            "`/healthz` p95 while busy (max)",
-            f"{1000 * percentile(health, 95):.1f} ms ({1000 * max(health):.1f} ms, "
-            f"{len(health)} probes)",
-        ),
-        ("grading rate, first upload to last result", f"{service_rate:.1f} submissions/s"),
-        (
-            "`grader grade` on the same files, before / after",
-            f"{grade_before:.1f} / {grade_after:.1f} submissions/s",
-        ),
-        ("service ÷ `grader grade`", f"{service_rate / grade_mean:.2f}×"),
-        (
-            "CPU per submission: service + its workers; this benchmark's clients",
-            f"{1000 * service_cpu / accepted:.1f} + {1000 * workers_cpu / accepted:.1f}; "
-            f"{1000 * client_cpu / accepted:.1f} ms",
-        ),
+        ("grading rate after the last upload (/s)", figure(of("rate_after_uploads"), "{:.1f}")),
+        ("CPU per submission, service (ms)", figure(of("service_cpu"), "{:.1f}")),
+        ("CPU per submission, its sandbox workers (ms)", figure(of("workers_cpu"), "{:.1f}")),
+        ("CPU per submission, this benchmark's clients (ms)", figure(of("client_cpu"), "{:.1f}")),
     ]
     executable = os.path.relpath(sys.executable, Path.cwd())
     command = [executable, "benchmarks/service.py", "--count", str(args.count)]
-    command += ["--clients", str(args.clients)] + (["--jobs", str(args.jobs)] if args.jobs else [])
-    print("| figure | value |\n|---|---|")
+    command += ["--clients", str(args.clients), "--rounds", str(args.rounds)]
+    command += ["--jobs", str(args.jobs)] if args.jobs else []
+    print("| figure | median (each run) |\n|---|---|")
     for name, value in rows:
         print(f"| {name} | {value} |")
     print()
-    print(
-        f"accepted {accepted} of {args.count} (refused {timings.refused}); results "
-        f"{len(timings.results)}, unsigned {timings.unsigned}, without full marks "
-        f"{timings.not_full_marks}; /healthz failures {timings.health_failures}"
-    )
-    print(
-        f"graded while uploads came in: {during_uploads}; rate after the last upload: "
-        f"{after_uploads:.1f} submissions/s"
-    )
+    for number, run in enumerate(runs, 1):
+        print(f"run {number}: {run.summary}")
     print(f"jobs: {args.jobs or 'default (all cores)'}; grader {revision()}")
     print(f"command: {shlex.join(command)}")
     print(f"machine: {machine()}")
