@@ -14,6 +14,7 @@ from pathlib import Path, PurePath
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
+from grader.intake import SEPARATOR
 from grader.intake.identity import Student
 
 if TYPE_CHECKING:
@@ -275,6 +276,7 @@ def summary_page(
     flag = ' class="flag"' if unread else ""
     warning = '<span aria-hidden="true">⚠ </span>' if unread else ""
     scope = " · public cases only" if stats.public_only else ""
+    not_graded = f'<a href="#skipped">{skipped_total}</a>' if skipped_total else "0"
     yield (
         f'<!DOCTYPE html>\n<html lang="en">\n<head>\n{_SUMMARY_HEAD}'
         f"<title>{escape(title)}: class summary</title>\n</head>\n<body>\n"
@@ -293,8 +295,7 @@ def summary_page(
         f"<small>/ {most}</small></dd></div>\n"
         f"    <div><dt>Full marks</dt><dd>{stats.full_marks}</dd></div>\n"
         f'    <div{flag}><dt>Unreadable</dt><dd id="unreadable">{warning}{unread}</dd></div>\n'
-        f'    <div><dt>Not graded</dt><dd id="not-graded">'
-        f'<a href="#skipped">{skipped_total}</a></dd></div>\n'
+        f'    <div><dt>Not graded</dt><dd id="not-graded">{not_graded}</dd></div>\n'
         "  </dl>\n</section>\n\n"
     )
     yield _distribution(stats) + _function_rates(stats) + _case_rates(stats)
@@ -503,4 +504,5 @@ def _student_row(row: dict, functions: tuple[str, ...]) -> str:
 
 
 def _filename(path: str) -> str:
-    return PurePath(path).name or path
+    """A file's own name, also for an archive's member (`ARCHIVE!folder/name`)."""
+    return PurePath(path.rsplit(SEPARATOR, 1)[-1]).name or path

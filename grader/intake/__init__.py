@@ -3,3 +3,6 @@
 
 Intake owns identity: who a file belongs to, and the output folder that follows from it.
 """
+
+# Between an archive and its member in what the user is shown: `class.zip!hw.ipynb`.
+SEPARATOR = "!"

@@ -23,6 +23,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import BinaryIO
 
+from grader.intake import SEPARATOR
 from grader.intake.identity import Student
 from grader.read import MAX_FILE_BYTES, Submission, Unreadable, read_stream
 
@@ -34,7 +35,6 @@ MAX_RATIO = 200  # deflate reaches about 1,000 to 1 on repeated bytes; notebooks
 RATIO_FLOOR = 2**20  # a member smaller than this is never a bomb, however well it compresses
 MAX_ARCHIVE_BYTES = 4 * 2**30  # decompressed from one archive in all
 KEEP_OPEN_MEMBERS = 64  # a larger archive on disk stays open for the batch instead of reopened
-SEPARATOR = "!"  # between an archive and a member in what the user is shown
 _CHUNK = 2**20
 _END_OF_DIRECTORY = b"PK\x05\x06"
 _ZIP64_LOCATOR = b"PK\x06\x07"
