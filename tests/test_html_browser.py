@@ -117,10 +117,7 @@ CLASS = {
     f"{LONG_NAME.replace(' ', '').lower()}_123456789012345_901_hw.ipynb": notebook(*CORRECT[:3]),
     "chenjing_7_902_hw.ipynb": notebook(CORRECT[0]),
 }
-ROSTER = (
-    "id,name\n23456,王小明\n123456789012345,"
-    f"{LONG_NAME}\n7,陈静\n"
-)
+ROSTER = f"id,name\n23456,王小明\n123456789012345,{LONG_NAME}\n7,陈静\n"
 # A page of the test's own, with file access, that loads each page in a frame of a given
 # width and reports what it measured into its own DOM, for --dump-dom.
 HARNESS = """<!DOCTYPE html><html><head><meta charset="utf-8"><title>harness</title></head><body>
