@@ -9,6 +9,7 @@ import json
 import subprocess
 import sys
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
@@ -162,6 +163,35 @@ def test_the_same_bytes_for_the_same_student_are_graded_once(lms):
     other_student = upload(lms, content, student="grace")
     assert other_student.status_code == 202
     assert other_student.json()["id"] != first.json()["id"]
+
+
+def test_the_same_upload_sent_at_once_by_many_clients_is_one_submission(running, tokens):
+    content = correct_notebook("sent at once")
+
+    def send(_: int) -> httpx.Response:
+        with running.client(tokens.lms) as client:
+            return upload(client, content, student="kim")
+
+    with ThreadPoolExecutor(8) as pool:
+        answers = list(pool.map(send, range(8)))
+    assert len({answer.json()["id"] for answer in answers}) == 1
+    statuses = [answer.status_code for answer in answers]
+    assert statuses.count(202) == 1 and statuses.count(200) == len(answers) - 1
+
+
+@pytest.mark.parametrize(
+    ("filename", "content"),
+    [
+        ("hw.ipynb.txt", correct_notebook("saved as text")),
+        ("submission", correct_notebook("no suffix")),
+        ("gradient_checking.py", (ROOT / "submissions" / "ivan_petrov.py").read_bytes()),
+    ],
+)
+def test_a_file_is_read_by_its_name_as_grader_grade_reads_it(lms, filename, content):
+    response = upload(lms, content, filename)
+    assert response.status_code == 202, response.text
+    results = wait_done(lms, response.json()["id"])["results"]
+    assert results["source"] == filename and results["score"] == 100.0
 
 
 def test_a_submitter_sees_only_what_it_uploaded(running, tokens, lms, instructor):

@@ -6,6 +6,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
 
+from grader.read import Format, format_of
+
+
+def stored_suffix(filename: str) -> str:
+    """An upload is read as a script if its name says so (as `grader grade` reads a file), and
+    as a notebook otherwise: an LMS may name a notebook `submission` or `hw.ipynb.txt`."""
+    return ".py" if format_of(filename) is Format.SCRIPT else ".ipynb"
+
 
 def timestamp() -> str:
     """Now, as the tables and results.json write it."""
@@ -60,8 +68,8 @@ class SubmissionRecord:
 
     @property
     def suffix(self) -> str:
-        """How the file is read: as a script if it is named so, else as a notebook."""
-        return ".py" if self.filename.lower().endswith(".py") else ".ipynb"
+        """The suffix the upload is stored with, which says how it is read."""
+        return stored_suffix(self.filename)
 
 
 @dataclass(frozen=True)

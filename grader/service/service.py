@@ -10,7 +10,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from grader.read import read_submission
+from grader.read import read_submission, stem_of
 from grader.sandbox.launch import default_size
 from grader.service import tokens
 from grader.service.callbacks import CallbackDispatcher, CallbackPolicy
@@ -205,7 +205,7 @@ def _student(form: ReceivedForm) -> str:
     """The `student` field, or the file's name without its suffix (as `grader grade` names
     a submission) when there is none."""
     given = form.fields.get("student", "").strip()
-    student = given or Path(form.filename).stem or "submission"
+    student = given or stem_of(form.filename) or "submission"
     if len(student) > MAX_STUDENT_CHARS or any(
         unicodedata.category(character) in ("Cc", "Cf", "Cs") for character in student
     ):

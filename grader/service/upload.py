@@ -17,6 +17,7 @@ from python_multipart.multipart import MultipartParseError, MultipartParser, par
 from starlette.requests import ClientDisconnect, Request
 
 from grader.service.errors import ApiError
+from grader.service.records import stored_suffix
 
 FILE_FIELD = "file"
 MAX_FIELD_BYTES = 4096  # a text field: a student's name, a callback URL
@@ -147,7 +148,7 @@ class _FormReader:
                 raise _malformed("it has more than one `file` field")
             given = options.get(b"filename", b"").decode("utf-8", "replace")
             self.form.filename = _base_name(given) or DEFAULT_FILENAME
-            suffix = ".py" if self.form.filename.lower().endswith(".py") else ".ipynb"
+            suffix = stored_suffix(self.form.filename)
             self.form.path = self.folder / f"{INCOMING_PREFIX}{secrets.token_hex(8)}{suffix}"
             descriptor = os.open(self.form.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
             self._file = os.fdopen(descriptor, "wb")
