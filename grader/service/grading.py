@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 from grader.grade import fingerprint, grade_one
@@ -34,6 +35,7 @@ GAVE_UP = (
     "tried; the details are in the service's log. Ask your instructor to look at it."
 )
 IDLE_POLL_SECONDS = 5.0  # a wake-up is sent on every upload; this only bounds a missed one
+FAILURE_PAUSE_SECONDS = 1.0  # after a failure of ours, say a full disk: no loop of retries
 
 
 class AssignmentQueue:
@@ -103,6 +105,7 @@ class AssignmentQueue:
             except Exception:  # a fault of ours costs this attempt only; it is tried again
                 logger.exception("grading %s failed (attempt %d)", record.id, record.attempts)
                 self.store.requeue(record.id)
+                self._stopping.wait(FAILURE_PAUSE_SECONDS)
                 continue
             callbacks = self.store.finish(record.id, timestamp())
             if callbacks is not None:
@@ -122,7 +125,8 @@ class AssignmentQueue:
         graded_at = timestamp()
         if record.attempts > MAX_ATTEMPTS:
             logger.error("giving up on %s after %d attempts", record.id, MAX_ATTEMPTS)
-            result = unreadable_result(self.assignment, record.id, record.filename, GAVE_UP)
+            failed = unreadable_result(self.assignment, record.id, record.filename, GAVE_UP)
+            result = replace(failed, student=who)
         else:
             result = grade_one(self._pool, self.assignment, submission)
         document = write_submission(self.out, result, self.assignment, stamp, graded_at)

@@ -13,8 +13,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
 
-from python_multipart.multipart import MultipartParseError, MultipartParser, parse_options_header
-from starlette.requests import ClientDisconnect, Request
+from python_multipart.exceptions import FormParserError
+from python_multipart.multipart import MultipartParser, parse_options_header
+from starlette.requests import Request
 
 from grader.service.errors import ApiError
 from grader.service.records import stored_suffix
@@ -82,10 +83,10 @@ async def receive_form(request: Request, folder: Path, max_bytes: int) -> Receiv
             parser.write(chunk)
         parser.finalize()
         return reader.finished()
-    except MultipartParseError as problem:
+    except FormParserError as problem:  # a malformed form, or a boundary over 256 bytes
         reader.abandon()
         raise _malformed(str(problem)) from None
-    except (ApiError, ClientDisconnect, OSError):
+    except BaseException:  # cut short, over the limit, or the disk failed: nothing is kept
         reader.abandon()
         raise
 
