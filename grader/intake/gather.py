@@ -64,13 +64,12 @@ class Found:
     parts: tuple[str, ...]  # its path below the class root
     modified: float
     origin: str
-    path: str | None = None  # on disk, resolved
-    member: Member | None = None
+    where: str | Member  # the file on disk (resolved), or the archive's member
 
     def read(self, submission_id: str, owner: Student | None) -> Submission:
-        if self.member is not None:
-            return self.member.read(submission_id, owner)
-        return read_submission(submission_id, self.source, Path(self.path or ""), owner)
+        if isinstance(self.where, Member):
+            return self.where.read(submission_id, owner)
+        return read_submission(submission_id, self.source, Path(self.where), owner)
 
 
 @dataclass(frozen=True)
@@ -129,7 +128,7 @@ def gather(
     for given in paths:
         listing = _Listing(intake)
         listing.root(given)
-        for candidate, owner in listing.candidates(support, intake.skipped):
+        for candidate, owner in listing.candidates(support):
             if roster is not None:
                 owner = roster.named(owner, listing.emails.get(owner.id))
             by_student.setdefault((owner.layout, owner.id), []).append((candidate, owner))
@@ -222,11 +221,11 @@ class _Listing:
         elif name.lower().endswith(".zip"):
             self._archive(Archive(source, path=Path(origin)), parts, origin)
         elif name == gradescope.METADATA:
-            self.metadata.append(Found(source, parts, info.st_mtime, origin, path=origin))
+            self.metadata.append(Found(source, parts, info.st_mtime, origin, origin))
         elif format_of(name) is None:
             self.skip(source, NOT_GRADABLE, origin)
         else:
-            self.found.append(Found(source, parts, info.st_mtime, origin, path=origin))
+            self.found.append(Found(source, parts, info.st_mtime, origin, origin))
 
     def _archive(self, archive: Archive, parts: tuple[str, ...], origin: str) -> None:
         """The archive's members, below `parts` (its own path; empty for a class zip given)."""
@@ -250,22 +249,16 @@ class _Listing:
                 else:
                     self._archive(Archive(member.source, outer=member), inner, origin)
             elif name == gradescope.METADATA:
-                self.metadata.append(
-                    Found(member.source, inner, member.modified, origin, member=member)
-                )
+                self.metadata.append(Found(member.source, inner, member.modified, origin, member))
             elif format_of(name) is None:
                 self.skip(member.source, NOT_GRADABLE, origin)
             else:
-                self.found.append(
-                    Found(member.source, inner, member.modified, origin, member=member)
-                )
+                self.found.append(Found(member.source, inner, member.modified, origin, member))
 
-    def candidates(
-        self, support: set[str], skipped: list[Skipped]
-    ) -> list[tuple[Candidate, Student]]:
+    def candidates(self, support: set[str]) -> list[tuple[Candidate, Student]]:
         """Each file found, with its owner, below the class root; support modules skipped."""
         depth = self._wrappers()
-        submitters = self._gradescope(depth, skipped)
+        submitters = self._gradescope(depth)
         # The files at the class root, zips included, say whether it is a Canvas download.
         canvas = _mostly_canvas(
             {
@@ -281,7 +274,7 @@ class _Listing:
             stem, number = attempt_of(stem_of(original), canvas_info is not None)
             file_format = format_of(original) or format_of(parts[-1]) or Format.NOTEBOOK
             if file_format is Format.SCRIPT and stem.casefold() in support:
-                skipped.append(
+                self._intake.skipped.append(
                     Skipped(
                         found.source,
                         f"a support module the assignment provides{_as(original, parts)}, "
@@ -312,9 +305,7 @@ class _Listing:
             depth += 1
         return depth
 
-    def _gradescope(
-        self, depth: int, skipped: list[Skipped]
-    ) -> dict[str, list[gradescope.Submitter]]:
+    def _gradescope(self, depth: int) -> dict[str, list[gradescope.Submitter]]:
         """Who submitted each folder, from Gradescope's metadata at the class root."""
         found: dict[str, list[gradescope.Submitter]] = {}
         for metadata in self.metadata:
@@ -326,7 +317,7 @@ class _Listing:
                     reason = "Gradescope's list of who submitted what: read for the names"
                 except (gradescope.MetadataError, ValueError, OSError) as problem:
                     reason = f"Gradescope metadata that could not be read ({_phrase(str(problem))})"
-            skipped.append(Skipped(metadata.source, reason, None, metadata.origin))
+            self.skip(metadata.source, reason, metadata.origin)
         for people in found.values():
             for person in people:
                 if person.email:
@@ -377,13 +368,13 @@ def _mostly_canvas(names: set[str]) -> bool:
 
 def _small_text(found: Found) -> str:
     """A small text file's content (Gradescope's metadata)."""
-    if found.member is not None:
-        if found.member.size > MAX_METADATA_BYTES:
+    if isinstance(found.where, Member):
+        if found.where.size > MAX_METADATA_BYTES:
             raise ValueError("it is too large")
-        archive = found.member.archive
-        with archive.opened() as opened, archive.stream(opened, found.member.info) as data:
+        archive = found.where.archive
+        with archive.opened() as opened, archive.stream(opened, found.where.info) as data:
             return data.read(MAX_METADATA_BYTES).decode("utf-8-sig")
-    path = Path(found.path or "")
+    path = Path(found.where)
     if path.stat().st_size > MAX_METADATA_BYTES:
         raise ValueError("it is too large")
     return path.read_text(encoding="utf-8-sig")
