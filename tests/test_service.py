@@ -359,6 +359,33 @@ def test_a_callback_that_always_fails_is_abandoned_after_its_tries(running, lms,
     assert receiver.attempts["/down"] == 5  # the schedule's attempts, no more
 
 
+def test_a_pending_callback_to_a_host_no_longer_allowed_is_not_sent_again(tmp_path, receiver):
+    receiver.failures["/revoked-host"] = 1_000_000
+    allowed = Settings(data=tmp_path, jobs=1, callback_allow=("127.0.0.1",), callback_secret=SECRET)
+    first = InProcessService(allowed)
+    try:
+        _, secret = create_token(first.service.store, Role.SUBMITTER)
+        with first.client(secret) as client:
+            url = receiver.url("/revoked-host")
+            submission_id = upload(client, correct_notebook("moved"), callback_url=url).json()["id"]
+        wait_for(lambda: receiver.attempts.get("/revoked-host"), "a first, refused, attempt")
+    finally:
+        first.close()
+    attempts = receiver.attempts["/revoked-host"]
+    receiver.failures["/revoked-host"] = 0
+    second = InProcessService(Settings(data=tmp_path, jobs=1, callback_secret=SECRET))
+    try:
+        states = second.service.store.callback_states
+
+        def abandoned() -> bool:
+            return states(submission_id)[url][0] is CallbackState.ABANDONED
+
+        wait_for(abandoned, "the callback to be abandoned")
+    finally:
+        second.close()
+    assert receiver.attempts["/revoked-host"] == attempts and not receiver.received("/revoked-host")
+
+
 def test_uploading_again_with_a_new_callback_url_calls_it(lms, receiver):
     content = correct_notebook("called back twice")
     first = upload(lms, content, student="fay").json()["id"]
