@@ -7,11 +7,10 @@ the service's own dependencies load when one of its commands runs.
 from __future__ import annotations
 
 import argparse
-import gc
-import logging
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from grader.service.settings import (
     DEFAULT_BURST,
@@ -20,6 +19,9 @@ from grader.service.settings import (
     DEFAULT_RATE,
     Settings,
 )
+
+if TYPE_CHECKING:
+    from grader.service.store import Store
 
 MISSING_EXTRA = (
     "the service's dependencies are not installed: pip install 'grader[service]' "
@@ -112,6 +114,9 @@ def _data_option(parser: argparse.ArgumentParser) -> None:
 
 
 def _serve(args: argparse.Namespace) -> int:
+    import gc
+    import logging
+
     try:
         from grader.sandbox.pool import SandboxUnavailable
         from grader.service.server import bind, serve
@@ -160,7 +165,7 @@ def _serve(args: argparse.Namespace) -> int:
     return 0
 
 
-def _store(args: argparse.Namespace, create: bool):  # noqa: ANN202 - lazy import
+def _store(args: argparse.Namespace, create: bool) -> Store:
     from grader.service.layout import DataLayout
     from grader.service.store import Store
 
