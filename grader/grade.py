@@ -183,7 +183,7 @@ def grade_batch(
         )
     prepare_output(out)
     stats = ClassStatistics(assignment.functions, assignment.max_score)
-    with gather(paths, assignment.support_modules, roster) as intake:
+    with gather(paths, assignment.support_modules, roster, out) as intake:
         graded, unchanged, not_graded, protections = _grade_students(
             intake, assignment, out, stats, jobs, force, require_isolation, progress, started,
             public_only,

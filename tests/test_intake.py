@@ -366,3 +366,13 @@ def test_folder_names_are_the_id_where_safe_else_safe_and_hashed(student_id, fol
         assert made != student_id and "." not in made and "/" not in made
         assert len(made.rsplit("-", 1)[1]) == 12
         assert made == folder_name(Layout.FILES, student_id)  # the same every time
+
+
+def test_the_output_folder_inside_the_class_folder_is_not_read(tmp_path):
+    write(tmp_path / "class", {"alice.ipynb": FULL, "reports/alice/results.json": "{}"})
+    write(tmp_path / "class", {"reports/alice/report.html": "<p>", "reports/index.html": "<p>"})
+    intake = gather([str(tmp_path / "class")], SUPPORT, output=tmp_path / "class" / "reports")
+    assert list(students(intake)) == ["alice"]
+    assert [item.reason for item in intake.skipped] == [
+        "the output folder (--out): its reports are not read"
+    ]

@@ -115,10 +115,14 @@ class Intake:
 
 
 def gather(
-    paths: Sequence[str], support_modules: Iterable[str] = (), roster: Roster | None = None
+    paths: Sequence[str],
+    support_modules: Iterable[str] = (),
+    roster: Roster | None = None,
+    output: Path | None = None,
 ) -> Intake:
     """Every input under `paths`, as planned submissions and skipped inputs; raises
-    `MissingInput` before anything is read if a path does not exist."""
+    `MissingInput` before anything is read if a path does not exist. The `output` folder, if
+    it lies under a path, is not read: its reports are not submissions."""
     missing = [given for given in paths if not os.path.lexists(given)]
     if missing:
         raise MissingInput(f"no such file or folder: {', '.join(missing)}")
@@ -126,7 +130,7 @@ def gather(
     intake = Intake([], [], [str(Path(given).resolve()) for given in paths])
     by_student: dict[tuple[Layout, str], list[tuple[Candidate, Student]]] = {}
     for given in paths:
-        listing = _Listing(intake)
+        listing = _Listing(intake, str(output.resolve()) if output is not None else None)
         listing.root(given)
         for candidate, owner in listing.candidates(support):
             if roster is not None:
@@ -156,8 +160,9 @@ def gather(
 class _Listing:
     """The files under one path given, below its class root."""
 
-    def __init__(self, intake: Intake) -> None:
+    def __init__(self, intake: Intake, output: str | None = None) -> None:
         self._intake = intake
+        self._output = output
         self.found: list[Found] = []
         self.metadata: list[Found] = []
         self.emails: dict[str, str] = {}
@@ -194,7 +199,11 @@ class _Listing:
                 if entry.is_symlink():
                     self.skip(source, "a symbolic link: links are not followed", origin)
                 elif entry.is_dir(follow_symlinks=False):
-                    if _hidden(entry.name):
+                    if origin == self._output:
+                        self.skip(
+                            source, "the output folder (--out): its reports are not read", origin
+                        )
+                    elif _hidden(entry.name):
                         self.skip(source, _hidden_reason(entry.name, folder=True), origin)
                     else:
                         folders.append((source, origin, (*parts, entry.name)))
