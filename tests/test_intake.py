@@ -215,20 +215,21 @@ submission_333:
 """
 
 
+GRADESCOPE = {
+    "assignment_9_export/submission_metadata.yml": GRADESCOPE_METADATA,
+    "assignment_9_export/submission_111/Gradient_Checking.ipynb": FULL,
+    "assignment_9_export/submission_222/hw.ipynb": FULL,
+    "assignment_9_export/submission_222/gc_utils.py": GC_UTILS,
+    "assignment_9_export/submission_333/hw.py": "def f():\n    pass\n",
+    "assignment_9_export/submission_444/hw.ipynb": FULL,  # not in the metadata
+}
+
+
 def test_gradescope_export_gives_its_ids_and_names(tmp_path):
-    (tmp_path / "export.zip").write_bytes(
-        zipped(
-            {
-                "assignment_9_export/submission_metadata.yml": GRADESCOPE_METADATA,
-                "assignment_9_export/submission_111/Gradient_Checking.ipynb": FULL,
-                "assignment_9_export/submission_222/hw.ipynb": FULL,
-                "assignment_9_export/submission_222/gc_utils.py": GC_UTILS,
-                "assignment_9_export/submission_333/hw.py": "def f():\n    pass\n",
-                "assignment_9_export/submission_444/hw.ipynb": FULL,  # not in the metadata
-            }
-        )
-    )
+    (tmp_path / "export.zip").write_bytes(zipped(GRADESCOPE))
+    unpacked = gather([str(write(tmp_path / "unpacked", GRADESCOPE))], SUPPORT)
     intake = gather([str(tmp_path / "export.zip")], SUPPORT)
+    assert students(unpacked) == students(intake)
     no_sid = "nosid@example.edu"
     assert students(intake) == {
         "gradescope-100": Student("100", "Zoë Müller", Layout.GRADESCOPE),
