@@ -306,14 +306,14 @@ def write_class_files(
     stats: ClassStatistics,
     skipped: list[dict[str, Any]] | None = None,
     examined: list[str] | None = None,
-) -> list[dict[str, Any]]:
+) -> None:
     """index.html (distribution, pass rates per function and case, a row per student, what
     was not graded), gradebook.csv and summary.json, over every result in `out`.
 
     `stats` holds the results of this run; those of earlier runs are found and added first,
     since the page's figures come before its rows. `skipped`: this run's skipped inputs, as
     `Skipped.to_json()` with their `origin`; they replace the entries of earlier runs that
-    came from what this run `examined`. Returns the skipped list written."""
+    came from what this run `examined`."""
     class_skipped = _find_earlier_results(out, assignment, stats)
     ledger = _skipped_ledger(out, skipped or [], examined or [])
     listed = ledger + class_skipped
@@ -375,7 +375,6 @@ def write_class_files(
     write_atomic(out / "summary.json", readable_json(summary), made=True)
     os.replace(gradebook, out / "gradebook.csv")
     os.replace(page_file, out / "index.html")
-    return ledger
 
 
 def result_folders(out: Path) -> Iterator[str]:
