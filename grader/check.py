@@ -19,21 +19,13 @@ if TYPE_CHECKING:
     from subprocess import Popen
 
     from grader.read import Cell
-    from grader.score import FunctionResult, SubmissionResult
+    from grader.score import FunctionResult, Status, SubmissionResult
     from grader.spec import Assignment
 
 PASSED, FAILED, UNUSABLE = 0, 1, 2
 MAX_PRINTED_LINES = 5
 _DEF = re.compile(r"^[ \t]*(?:async[ \t]+)?def[ \t]+(\w+)", re.M)
 _STYLES = {"pass": "32", "fail": "31", "missing": "33", "bold": "1", "dim": "2"}
-_LABELS = {
-    "passed": ("PASS", "pass"),
-    "failed": ("FAIL", "fail"),
-    "error": ("ERROR", "fail"),
-    "timeout": ("TIMEOUT", "fail"),
-    "syntax_error": ("SYNTAX", "fail"),
-    "missing": ("MISSING", "missing"),
-}
 
 
 class CheckError(Exception):
@@ -49,9 +41,11 @@ class CheckOutcome:
 
     @property
     def exit_code(self) -> int:
+        from grader.score import Status
+
         if self.result.error is not None:
             return UNUSABLE
-        passed = all(test.status == "passed" for test in self.result.tests)
+        passed = all(test.status is Status.PASSED for test in self.result.tests)
         return PASSED if passed else FAILED
 
 
@@ -112,12 +106,14 @@ def _hints(
 
     `uses_own`: graded functions call the student's versions of the others (no reference).
     """
+    from grader.score import Status
+
     functions = result.functions
-    failing = {name for name, f in functions.items() if f.status != "passed"}
+    failing = {name for name, f in functions.items() if f.status is not Status.PASSED}
     hints: dict[str, tuple[str, ...]] = {}
     for name in failing:
         function = functions[name]
-        if function.status == "missing":
+        if function.status is Status.MISSING:
             hints[name] = _misspelled(name, cells, assignment.functions)
         elif uses_own:
             called = _called(function.code)
@@ -168,6 +164,7 @@ def wants_color(stream: TextIO, environ: Mapping[str, str]) -> bool:
 
 def render(outcome: CheckOutcome, color: bool) -> str:
     """The terminal report: a line per function, and what to fix for each that fails."""
+    from grader.score import Status
 
     def style(text: str, name: str) -> str:
         return f"\x1b[{_STYLES[name]}m{text}\x1b[0m" if color else text
@@ -179,15 +176,15 @@ def render(outcome: CheckOutcome, color: bool) -> str:
     lines = [style(f"{outcome.title}: public cases of {source}", "bold"), ""]
     width = max(map(len, result.functions))
     for name, function in result.functions.items():
-        label, kind = _LABELS[function.status]
         points = f"{function.score:g}/{function.max_score:g}"
-        lines.append(f"  {style(f'{label:<7}', kind)} {name:<{width}}  {points:>7}")
+        tag = f"{function.status.tag:<7}"
+        lines.append(f"  {style(tag, _color(function.status))} {name:<{width}}  {points:>7}")
         if function.note:
             lines.append(f"      {style(function.note, 'dim')}")
-        if function.status != "passed":
+        if function.status is not Status.PASSED:
             lines.extend(f"      {line}" for line in _problems(outcome, function, style))
     tests = result.tests
-    failed = sum(test.status != "passed" for test in tests)
+    failed = sum(test.status is not Status.PASSED for test in tests)
     if failed:
         headline = style(f"{failed} of {len(tests)} public cases failed", "fail")
     else:
@@ -203,6 +200,15 @@ def render(outcome: CheckOutcome, color: bool) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _color(status: Status) -> str:
+    """The style of a status's tag: green passed, yellow missing, red any other failure."""
+    from grader.score import Status
+
+    if status is Status.PASSED:
+        return "pass"
+    return "missing" if status is Status.MISSING else "fail"
+
+
 def protections_note(outcome: CheckOutcome) -> str | None:
     """One quiet line naming the sandbox protections this machine lacks, if any."""
     off = [name for name, state in outcome.host_protections.items() if state != "on"]
@@ -213,15 +219,17 @@ def _problems(
     outcome: CheckOutcome, function: FunctionResult, style: Callable[[str, str], str]
 ) -> list[str]:
     """What the student should read about a failing function: each distinct failure, once."""
+    from grader.score import Status
+
     hints = list(outcome.hints.get(function.name, ()))
-    if function.status == "missing":
+    if function.status is Status.MISSING:
         return [function.message, *hints]
-    if function.status == "syntax_error":
+    if function.status is Status.SYNTAX_ERROR:
         return [function.message, *_syntax_context(function.code), *hints]
     failed = [
         test
         for test in outcome.result.tests
-        if test.function == function.name and test.status != "passed"
+        if test.function == function.name and test.status is not Status.PASSED
     ]
     lines = []
     prefix = f"{function.name}: "

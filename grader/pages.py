@@ -16,27 +16,12 @@ from urllib.parse import quote
 
 from grader.intake import SEPARATOR
 from grader.intake.identity import Student
+from grader.score import Status
 
 if TYPE_CHECKING:
     from grader.report import ClassStatistics, DisplayedFunction
     from grader.score import SubmissionResult
 
-STATUS_LABELS = {
-    "passed": "passed",
-    "failed": "wrong result",
-    "error": "error",
-    "timeout": "time limit",
-    "missing": "missing",
-    "syntax_error": "syntax error",
-}
-STATUS_SYMBOLS = {
-    "passed": "✓",
-    "failed": "✗",
-    "error": "!",
-    "timeout": "◷",
-    "missing": "–",
-    "syntax_error": "!",
-}
 _CSS = (Path(__file__).parent / "templates" / "base.css").read_text(encoding="utf-8")
 _SORTING = (Path(__file__).parent / "templates" / "sort.js").read_text(encoding="utf-8")
 # The summary's one script is allowed by its hash: any other script, injected or not, is not.
@@ -88,13 +73,19 @@ def breakable(name: str) -> str:
 
 def _label(status: str) -> str:
     """A status in words; one this version does not know (an older results.json) as it is."""
-    return STATUS_LABELS.get(status) or escape(status)
+    known = Status.known(status)
+    return known.label if known else escape(status)
+
+
+def _symbol(status: str) -> str:
+    known = Status.known(status)
+    return known.symbol if known else ""
 
 
 def _status(status: str) -> str:
     return (
         f'<span class="status s-{escape(status)}"><span aria-hidden="true">'
-        f"{STATUS_SYMBOLS.get(status, '')}</span> {_label(status)}</span>"
+        f"{_symbol(status)}</span> {_label(status)}</span>"
     )
 
 
@@ -109,7 +100,7 @@ def student_page(
 
     `public_only`: the grade leaves out the hidden cases, which the report says at the top.
     `provenance`: what intake says of the file (late, which of several files, attempts)."""
-    passed = sum(item.result.status == "passed" for item in functions)
+    passed = sum(item.result.status is Status.PASSED for item in functions)
     share = percent(result.score, result.max_score)
     score, most = points(result.score), points(result.max_score)
     who = result.student or Student.from_json(None, result.submission)
@@ -211,7 +202,7 @@ def _identity(who: Student, source: str, provenance: dict[str, Any]) -> str:
 def _function_section(item: DisplayedFunction) -> str:
     f = item.result
     name = escape(f.name)
-    fix = "" if f.status == "passed" else "<strong>What to fix:</strong> "
+    fix = "" if f.status is Status.PASSED else "<strong>What to fix:</strong> "
     out = [
         f'<section class="fn" id="fn-{name}" aria-labelledby="title-{name}">\n'
         f'  <header class="fn-head">\n    <h2 id="title-{name}"><code>{name}</code></h2>\n'
@@ -226,7 +217,7 @@ def _function_section(item: DisplayedFunction) -> str:
     if item.cases:
         out.append('    <h3 class="vh">Cases</h3>\n    <ol class="cases">\n')
         for case in item.cases:
-            test, ok = case.test, case.test.status == "passed"
+            test, ok = case.test, case.test.status is Status.PASSED
             tag = _HIDDEN_TAG if case.hidden else ""
             shown = escape(case.output) if case.output else "Not run: see what to fix above."
             muted = "" if case.output else ' class="muted"'
@@ -254,7 +245,7 @@ def _function_section(item: DisplayedFunction) -> str:
         if item.marked:
             where += f" · ▶ marks line {', '.join(map(str, item.marked))}, named above"
         out.append(
-            f'    <details class="code-box"{"" if f.status == "passed" else " open"}>\n'
+            f'    <details class="code-box"{"" if f.status is Status.PASSED else " open"}>\n'
             f'      <summary>Your code <span class="muted">{where}</span></summary>\n'
             f'      <pre class="code"><code>{item.code}</code></pre>\n    </details>\n'
         )
@@ -476,7 +467,7 @@ def _student_row(row: dict, functions: tuple[str, ...]) -> str:
     for name in functions:
         f = row["functions"][name]
         status = f["status"]
-        label, symbol = _label(status), STATUS_SYMBOLS.get(status, "")
+        label, symbol = _label(status), _symbol(status)
         cells.append(
             f'        <td class="num"><span class="cell s-{escape(status)}" title="{label}">'
             f'{points(f["score"])}<span class="sym" aria-hidden="true">{symbol}'

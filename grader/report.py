@@ -21,8 +21,8 @@ from typing import Any
 
 from grader.highlight import highlight
 from grader.intake.identity import Student
-from grader.pages import STATUS_LABELS, student_page, summary_page
-from grader.score import HIDDEN_HINT, FunctionResult, SubmissionResult, TestResult
+from grader.pages import student_page, summary_page
+from grader.score import HIDDEN_HINT, FunctionResult, Status, SubmissionResult, TestResult
 from grader.spec import Assignment
 
 CLASS_FILES = ("index.html", "gradebook.csv", "summary.json")
@@ -229,13 +229,13 @@ class ClassStatistics:
         fraction = document["score"] / document["max_score"] if document["max_score"] else 0
         self.histogram[min(9, int(fraction * 10))] += 1
         for name, function in document["functions"].items():
-            self.function_passed[name] += function["status"] == "passed"
+            self.function_passed[name] += function["status"] == Status.PASSED
             self.function_points[name] += function["score"]
             self.function_max[name] = function["max_score"]
             self.function_status[name, function["status"]] += 1
         for test in document["tests"]:
             self.case_seen[test["name"]] += 1
-            self.case_passed[test["name"]] += test["status"] == "passed"
+            self.case_passed[test["name"]] += test["status"] == Status.PASSED
             if test["visibility"] != "visible":
                 self.case_hidden.add(test["name"])
 
@@ -279,8 +279,7 @@ class ClassStatistics:
     def statuses(self, function: str) -> list[tuple[str, int]]:
         """How many submissions ended in each status for a function, most common first."""
         found = [(s, n) for (f, s), n in self.function_status.items() if f == function]
-        order = list(STATUS_LABELS)  # ties: passed first, as the report lists statuses
-        return sorted(found, key=lambda item: (-item[1], _rank(order, item[0])))
+        return sorted(found, key=lambda item: (-item[1], _rank(item[0])))
 
     @property
     def case_rates(self) -> dict[str, list[CaseRate]]:
@@ -516,8 +515,12 @@ def _function_score(functions: dict[str, Any], name: str) -> float | str:
     return functions[name]["score"] if name in functions else ""
 
 
-def _rank(order: list[str], item: str) -> int:
-    return order.index(item) if item in order else len(order)
+def _rank(status: str) -> int:
+    """A status's place in the order reports list statuses (ties: passed first); one this
+    version does not know comes last."""
+    order = list(Status)
+    known = Status.known(status)
+    return order.index(known) if known else len(order)
 
 
 def _safe_cell(text: str) -> str:

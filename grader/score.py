@@ -7,6 +7,7 @@ its input, its expected value or what the student's code printed or raised.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from enum import StrEnum
 from fractions import Fraction
 from typing import Any
 
@@ -16,6 +17,68 @@ from grader.intake.identity import Student
 from grader.sandbox import protocol
 from grader.sandbox.pool import CallResult, FunctionRun
 from grader.spec import Assignment, Case
+
+
+class Status(StrEnum):
+    """How a function or a case ended. Its value is what results.json holds; members are in
+    the order reports list them, best first."""
+
+    PASSED = "passed"
+    FAILED = "failed"
+    ERROR = "error"
+    TIMEOUT = "timeout"
+    MISSING = "missing"
+    SYNTAX_ERROR = "syntax_error"
+
+    @property
+    def label(self) -> str:
+        """The status in words, as reports show it."""
+        return _STATUS_LABELS[self]
+
+    @property
+    def symbol(self) -> str:
+        """The one-character mark reports put beside the label."""
+        return _STATUS_SYMBOLS[self]
+
+    @property
+    def tag(self) -> str:
+        """The short capitalised word `grader check` prints in its column of statuses."""
+        return _STATUS_TAGS[self]
+
+    @classmethod
+    def known(cls, value: str) -> Status | None:
+        """The member for a value read back from results.json; None for a status this version
+        does not know (an older or newer results.json), which is shown as it is."""
+        try:
+            return cls(value)
+        except ValueError:
+            return None
+
+
+_STATUS_LABELS = {
+    Status.PASSED: "passed",
+    Status.FAILED: "wrong result",
+    Status.ERROR: "error",
+    Status.TIMEOUT: "time limit",
+    Status.MISSING: "missing",
+    Status.SYNTAX_ERROR: "syntax error",
+}
+_STATUS_SYMBOLS = {
+    Status.PASSED: "✓",
+    Status.FAILED: "✗",
+    Status.ERROR: "!",
+    Status.TIMEOUT: "◷",
+    Status.MISSING: "–",
+    Status.SYNTAX_ERROR: "!",
+}
+_STATUS_TAGS = {
+    Status.PASSED: "PASS",
+    Status.FAILED: "FAIL",
+    Status.ERROR: "ERROR",
+    Status.TIMEOUT: "TIMEOUT",
+    Status.MISSING: "MISSING",
+    Status.SYNTAX_ERROR: "SYNTAX",
+}
 
 HIDDEN_HINT = (
     "Hidden cases use inputs you have not seen: make sure nothing is hard-coded and the "
@@ -30,7 +93,7 @@ class TestResult:
     name: str
     score: float
     max_score: float
-    status: str  # "passed" or "failed"
+    status: Status  # passed or failed
     output: str
     visibility: str
     function: str = field(default="", compare=False)
@@ -47,7 +110,7 @@ class FunctionResult:
     name: str
     score: float
     max_score: float
-    status: str  # passed, failed, error, timeout, missing, syntax_error
+    status: Status
     message: str
     cell: int | None = None
     code: str = ""
@@ -184,7 +247,7 @@ def _judge(
             name=f"{name}: {'hidden case, ' + case.name if case.hidden else case.name}",
             score=_round(share),
             max_score=_round(worth),
-            status="passed" if passed else "failed",
+            status=Status.PASSED if passed else Status.FAILED,
             output=message,
             visibility="after_published" if case.hidden else "visible",
             function=name,
@@ -282,16 +345,17 @@ def _function_result(
         "note": extraction.note,
     }
     if extraction.status != "found":
-        return FunctionResult(status=extraction.status, message=extraction.message, **base)
-    failed = [t for t in tests if t.status == "failed"]
+        status = Status(extraction.status)  # missing or syntax_error
+        return FunctionResult(status=status, message=extraction.message, **base)
+    failed = [t for t in tests if t.status is Status.FAILED]
     if run is not None and run.status == "timeout":
-        status, message = "timeout", _not_run_message(run, time_limit)
+        status, message = Status.TIMEOUT, _not_run_message(run, time_limit)
     elif run is None or run.status in ("define_error", "crashed"):
-        status, message = "error", _not_run_message(run, time_limit)
+        status, message = Status.ERROR, _not_run_message(run, time_limit)
     elif not failed:
-        status, message = "passed", f"All {len(tests)} cases passed."
+        status, message = Status.PASSED, f"All {len(tests)} cases passed."
     else:
-        status = "error" if any(t.raised for t in failed) else "failed"
+        status = Status.ERROR if any(t.raised for t in failed) else Status.FAILED
         message = f"Passed {len(tests) - len(failed)} of {len(tests)} cases. {failed[0].output}"
     return FunctionResult(status=status, message=message, **base)
 

@@ -18,7 +18,7 @@ from grader.intake.identity import Layout, folder_name
 from grader.pages import _SORTING, escape, summary_page
 from grader.read import stem_of
 from grader.report import ClassStatistics, student_report
-from grader.score import HIDDEN_HINT, FunctionResult, SubmissionResult
+from grader.score import HIDDEN_HINT, FunctionResult, Status, SubmissionResult
 from grader.score import TestResult as CaseResult
 
 PWN = "document.title='pwned'"
@@ -162,7 +162,7 @@ def _test(
 ) -> CaseResult:
     name = f"{function}: {'hidden case, ' if hidden else ''}{label}"
     return CaseResult(
-        name, 5.0 if passed else 0.0, 5.0, "passed" if passed else "failed", output,
+        name, 5.0 if passed else 0.0, 5.0, Status.PASSED if passed else Status.FAILED, output,
         "after_published" if hidden else "visible", function, stdout,
     )  # fmt: skip
 
@@ -175,9 +175,10 @@ def _result(error: str | None = None) -> SubmissionResult:
         _test("f", "other x", False, f"Wrong result on a hidden case. {HIDDEN_HINT}", True),
         _test("g", "g() is 1", True, "1 matches the expected value."),
     )
+    failed = f"Passed 0 of 2 cases. {raised}"
     functions = {
-        "f": FunctionResult("f", 0.0, 10.0, "error", f"Passed 0 of 2 cases. {raised}", 4, code),
-        "g": FunctionResult("g", 5.0, 5.0, "passed", "All 1 cases passed.", 6, "def g():\n  1"),
+        "f": FunctionResult("f", 0.0, 10.0, Status.ERROR, failed, 4, code),
+        "g": FunctionResult("g", 5.0, 5.0, Status.PASSED, "All 1 cases passed.", 6, "def g(): 1"),
     }
     return SubmissionResult("stu", "in/stu.ipynb", "a", 5.0, 15.0, functions, tests, error)
 
@@ -286,3 +287,13 @@ def test_summary_streams_rows_as_it_renders():
     assert pulled == ["s0", "s1"]
     page += "".join(pieces)
     assert pulled == ["s0", "s1", "s2"] and "s2/report.html" in page
+
+
+def test_a_status_this_version_does_not_know_is_shown_as_it_is_escaped():
+    stats = ClassStatistics(("f", "g"), 20.0)
+    document = _document(10, ("passed", "<b>partial</b>"))
+    stats.add(document)
+    page = "".join(summary_page(stats, iter([document]), "T"))
+    assert "<b>partial</b>" not in page
+    assert 'title="&lt;b&gt;partial&lt;/b&gt;"' in page and "1 &lt;b&gt;partial&lt;/b&gt;" in page
+    assert stats.statuses("g") == [("<b>partial</b>", 1)]
