@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
+import numpy as np
 import pytest
 
 from grader.spec import Assignment, default_assignment_dir, load_assignment
@@ -70,3 +75,27 @@ def gradient_check_n(parameters, gradients, X, Y, epsilon=1e-7, print_msg=False)
 IMPORTS = "import numpy as np\nfrom testCases import *\nfrom gc_utils import sigmoid, relu, " \
           "dictionary_to_vector, vector_to_dictionary, gradients_to_vector\n"
 CORRECT = (IMPORTS, FORWARD, BACKWARD, CHECK, CHECK_N)
+
+
+def run_grader(*args: str) -> subprocess.CompletedProcess:
+    """The `grader` command, as a user runs it, in a process of its own."""
+    return subprocess.run(
+        [sys.executable, "-m", "grader", *args], capture_output=True, text=True, timeout=120
+    )
+
+
+def leaves(value: Any) -> Iterator[Any]:
+    """Every leaf of a case's value that could give it away: arrays whole, and their non-zero
+    floats one by one; non-zero floats."""
+    if isinstance(value, dict):
+        for item in value.values():
+            yield from leaves(item)
+    elif isinstance(value, list | tuple):
+        for item in value:
+            yield from leaves(item)
+    elif isinstance(value, np.ndarray):
+        yield value
+        if value.dtype.kind == "f":
+            yield from (float(v) for v in value.ravel() if v != 0)
+    elif isinstance(value, float | np.floating) and value != 0:
+        yield float(value)

@@ -4,8 +4,6 @@ with --public-only, and then said in every result, report and the class summary.
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -14,19 +12,13 @@ from grader.grade import grade_batch
 from grader.report import readable_json, results_document
 from grader.score import unreadable_result
 from grader.spec import Assignment, default_assignment_dir
-from tests.conftest import CORRECT, notebook
-
-
-def grader(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "grader", *args], capture_output=True, text=True, timeout=120
-    )
+from tests.conftest import CORRECT, notebook, run_grader
 
 
 @pytest.fixture(scope="module")
 def bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("release") / "bundle"
-    run = grader("release", str(default_assignment_dir()), "--out", str(out))
+    run = run_grader("release", str(default_assignment_dir()), "--out", str(out))
     assert run.returncode == 0, run.stderr
     return out
 
@@ -34,7 +26,9 @@ def bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_a_released_bundle_is_refused_without_the_flag(tmp_path: Path, bundle: Path) -> None:
     (tmp_path / "a.ipynb").write_text(notebook(*CORRECT))
     out = tmp_path / "out"
-    run = grader("grade", str(tmp_path / "a.ipynb"), "--assignment", str(bundle), "--out", str(out))
+    run = run_grader(
+        "grade", str(tmp_path / "a.ipynb"), "--assignment", str(bundle), "--out", str(out)
+    )
     assert run.returncode == 2 and run.stdout == ""
     assert len(run.stderr.splitlines()) == 1, run.stderr
     assert "released bundle" in run.stderr and "--public-only" in run.stderr
@@ -48,7 +42,7 @@ def test_with_the_flag_a_bundle_is_graded_and_every_result_says_so(
     folder.mkdir()
     (folder / "correct.ipynb").write_text(notebook(*CORRECT))
     (folder / "unreadable.ipynb").write_text("not a notebook")
-    run = grader(
+    run = run_grader(
         "grade", str(folder), "--assignment", str(bundle), "--public-only", "--out", str(out)
     )
     assert run.returncode == 0, run.stderr

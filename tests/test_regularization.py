@@ -11,7 +11,6 @@ import json
 import re
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +22,7 @@ from grader.compare import Close
 from grader.grade import grade_batch
 from grader.sandbox.protocol import encode
 from grader.spec import Assignment, load_assignment
-from tests.conftest import ROOT
+from tests.conftest import ROOT, leaves, run_grader
 
 FOLDER = ROOT / "reference_solutions" / "regularization"
 SAMPLES = FOLDER / "samples"
@@ -40,12 +39,6 @@ FUNCTIONS = (
 @pytest.fixture(scope="module")
 def regularization() -> Assignment:
     return load_assignment(FOLDER)
-
-
-def _grader(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "grader", *args], capture_output=True, text=True, timeout=120
-    )
 
 
 def _grade(paths: list[Path], assignment: Assignment, out: Path) -> dict[str, dict]:
@@ -242,7 +235,7 @@ def test_dropout_masks_drawn_as_the_notebook_says_pass_however_spelled(
 @pytest.fixture(scope="module")
 def bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("regularization") / "bundle"
-    done = _grader("release", str(FOLDER), "--out", str(out))
+    done = run_grader("release", str(FOLDER), "--out", str(out))
     assert done.returncode == 0, done.stdout + done.stderr
     assert "4 public cases (8 hidden cases left out)" in done.stdout
     return out
@@ -253,7 +246,7 @@ def test_the_released_blank_notebook_fails_its_check_with_hints(bundle: Path) ->
         "assignment.ipynb", "README.md", "provided.py", "public_cases.json", "reg_utils.py",
         "reg_test_cases.py",
     }  # fmt: skip
-    blank = _grader("check", str(bundle / "assignment.ipynb"), "--assignment", str(bundle))
+    blank = run_grader("check", str(bundle / "assignment.ipynb"), "--assignment", str(bundle))
     assert blank.returncode == 1, blank.stdout + blank.stderr
     assert "4 of 4 public cases failed" in blank.stdout
     assert blank.stdout.count("Is a `None` placeholder from the template still in your code?") >= 3
@@ -269,32 +262,16 @@ def test_the_released_blank_notebook_fails_its_check_with_hints(bundle: Path) ->
 
 
 def test_the_instructor_notebook_passes_its_check_against_the_bundle(bundle: Path) -> None:
-    solved = _grader("check", str(FOLDER / "assignment.ipynb"), "--assignment", str(bundle))
+    solved = run_grader("check", str(FOLDER / "assignment.ipynb"), "--assignment", str(bundle))
     assert solved.returncode == 0, solved.stdout + solved.stderr
     assert "All 4 public cases pass" in solved.stdout
-
-
-def _leaves(value: Any) -> Iterator[Any]:
-    """The arrays of a case's value, and their non-zero floats."""
-    if isinstance(value, dict):
-        for item in value.values():
-            yield from _leaves(item)
-    elif isinstance(value, list | tuple):
-        for item in value:
-            yield from _leaves(item)
-    elif isinstance(value, np.ndarray):
-        yield value
-        if value.dtype.kind == "f":
-            yield from (float(v) for v in value.ravel() if v != 0)
-    elif isinstance(value, float) and value != 0:
-        yield value
 
 
 def _written_forms(value: Any) -> set[str]:
     """The ways the arrays and floats of a value could be written into a file. (Hyperparameters
     are left out: case names say them, as `lambd=1.5`.)"""
     forms = set()
-    for leaf in _leaves(value):
+    for leaf in leaves(value):
         if isinstance(leaf, np.ndarray):
             forms.add(encode(leaf)["$a"][2])
         elif leaf not in (0.6, 0.7, 0.85, 1.5):
@@ -354,8 +331,8 @@ def test_the_example_of_the_format_page_grades_releases_and_checks(tmp_path) -> 
     assert results["forgot_the_square"]["score"] == 0
 
     bundle = tmp_path / "bundle"
-    assert _grader("release", str(example), "--out", str(bundle)).returncode == 0
-    blank = _grader("check", str(bundle / "assignment.ipynb"))
+    assert run_grader("release", str(example), "--out", str(bundle)).returncode == 0
+    blank = run_grader("check", str(bundle / "assignment.ipynb"))
     assert blank.returncode == 1 and "None" in blank.stdout
-    solved = _grader("check", str(example / "assignment.ipynb"), "--assignment", str(bundle))
+    solved = run_grader("check", str(example / "assignment.ipynb"), "--assignment", str(bundle))
     assert solved.returncode == 0, solved.stdout

@@ -5,16 +5,13 @@ from __future__ import annotations
 import ast
 import json
 import shutil
-import subprocess
-import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import nbformat
 import numpy as np
 import pytest
-from conftest import BACKWARD, CHECK, CHECK_N, FORWARD, IMPORTS, notebook
+from conftest import BACKWARD, CHECK, CHECK_N, FORWARD, IMPORTS, leaves, notebook, run_grader
 
 from grader.compare import Close
 from grader.extract import strip_magics
@@ -37,16 +34,10 @@ TEMPLATE_LINES = {
 }
 
 
-def grader(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "grader", *args], capture_output=True, text=True, timeout=60
-    )
-
-
 @pytest.fixture(scope="module")
 def bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("release") / "bundle"
-    done = grader("release", str(REFERENCE), "--out", str(out))
+    done = run_grader("release", str(REFERENCE), "--out", str(out))
     assert done.returncode == 0, done.stderr
     said = "5 public cases (8 hidden cases left out, and 1 public case answered by a model"
     assert said in done.stdout
@@ -59,26 +50,10 @@ def test_bundle_holds_the_public_files_only(bundle: Path) -> None:
         assert (bundle / name).read_text() == (REFERENCE / name).read_text()
 
 
-def _numbers(value: Any) -> Iterator[Any]:
-    """Every leaf of a case's value: floats, and arrays whole and element by element; not 0."""
-    if isinstance(value, dict):
-        for item in value.values():
-            yield from _numbers(item)
-    elif isinstance(value, list | tuple):
-        for item in value:
-            yield from _numbers(item)
-    elif isinstance(value, np.ndarray):
-        yield value
-        if value.dtype.kind == "f":
-            yield from (float(v) for v in value.ravel() if v != 0)
-    elif isinstance(value, float | np.floating) and value != 0:
-        yield float(value)
-
-
 def _needles(value: Any) -> set[str]:
     """The ways a value could be written into a file."""
     found = {json.dumps(encode(value)), json.dumps(encode(value), indent=1)}
-    for leaf in _numbers(value):
+    for leaf in leaves(value):
         if isinstance(leaf, np.ndarray):
             found.add(encode(leaf)["$a"][2])
         else:
@@ -211,10 +186,10 @@ def test_released_bundle_loads_as_the_public_part(bundle: Path, assignment: Assi
 
 
 def test_solution_notebook_passes_and_blank_notebook_fails(bundle: Path) -> None:
-    solved = grader("check", str(REFERENCE / "assignment.ipynb"), "--assignment", str(bundle))
+    solved = run_grader("check", str(REFERENCE / "assignment.ipynb"), "--assignment", str(bundle))
     assert solved.returncode == 0, solved.stdout + solved.stderr
     assert "All 5 public cases pass" in solved.stdout
-    blank = grader("check", str(bundle / "assignment.ipynb"), "--assignment", str(bundle))
+    blank = run_grader("check", str(bundle / "assignment.ipynb"), "--assignment", str(bundle))
     assert blank.returncode == 1
     assert blank.stdout.count("is a `None` placeholder still in your code?") >= 3
     assert "cell 22, line 35: thetaplus[i][0] = None" in blank.stdout
@@ -223,7 +198,7 @@ def test_solution_notebook_passes_and_blank_notebook_fails(bundle: Path) -> None
 def test_a_notebook_in_its_bundle_is_checked_without_a_flag(bundle: Path) -> None:
     released = nbformat.read(bundle / "assignment.ipynb", as_version=4)
     assert released.metadata["grader"]["assignment"] == "gradient_checking"
-    blank = grader("check", str(bundle / "assignment.ipynb"))
+    blank = run_grader("check", str(bundle / "assignment.ipynb"))
     assert blank.returncode == 1
     assert "5 of 5 public cases failed" in blank.stdout  # the bundle's cases, not the default's
     assert "is a `None` placeholder still in your code?" in blank.stdout
@@ -238,7 +213,7 @@ def test_a_solution_that_disagrees_with_the_reference_is_not_released(tmp_path: 
     cell = next(c for c in book.cells if "def forward_propagation(" in c.source)
     cell.source = cell.source.replace("J = theta * x", "J = theta + x")
     nbformat.write(book, folder / "assignment.ipynb")
-    done = grader("release", str(folder), "--out", str(tmp_path / "out"))
+    done = run_grader("release", str(folder), "--out", str(tmp_path / "out"))
     assert done.returncode == 1
     assert "assignment.ipynb scores 90/100 against its own assignment" in done.stderr
     assert "forward_propagation 0/10" in done.stderr
@@ -251,24 +226,24 @@ def test_bundle_check_calls_the_students_own_functions(bundle: Path, tmp_path: P
     path.write_text(notebook(IMPORTS, wrong, BACKWARD, CHECK, CHECK_N))
     statuses = {}
     for where in ([], ["--assignment", str(bundle)]):
-        done = grader("check", str(path), "--json", *where)
+        done = run_grader("check", str(path), "--json", *where)
         assert done.returncode == 1
         functions = json.loads(done.stdout)["functions"]
         statuses[bool(where)] = {name: f["status"] for name, f in functions.items()}
     assert statuses[False]["gradient_check"] == "passed"
     assert statuses[True]["gradient_check"] == "failed"
     assert statuses[True]["forward_propagation"] == statuses[False]["forward_propagation"]
-    text = grader("check", str(path), "--assignment", str(bundle)).stdout
+    text = run_grader("check", str(path), "--assignment", str(bundle)).stdout
     assert "It calls your `forward_propagation`, which fails its own public cases" in text
 
 
 def test_release_refuses_unusable_folders(bundle: Path, tmp_path: Path) -> None:
-    again = grader("release", str(bundle), "--out", str(tmp_path / "again"))
+    again = run_grader("release", str(bundle), "--out", str(tmp_path / "again"))
     assert again.returncode == 2 and "no assignment.py" in again.stderr
     occupied = tmp_path / "occupied"
     occupied.mkdir()
     (occupied / "notes.txt").write_text("mine")
-    refused = grader("release", str(REFERENCE), "--out", str(occupied))
+    refused = run_grader("release", str(REFERENCE), "--out", str(occupied))
     assert refused.returncode == 2 and "not a new or empty folder" in refused.stderr
     assert [path.name for path in occupied.iterdir()] == ["notes.txt"]
 
@@ -279,7 +254,7 @@ def test_release_of_a_broken_notebook_writes_nothing(tmp_path: Path) -> None:
     book = nbformat.read(folder / "assignment.ipynb", as_version=4)
     book.cells[5].source = book.cells[5].source.replace("### END CODE HERE ###", "")
     nbformat.write(book, folder / "assignment.ipynb")
-    done = grader("release", str(folder), "--out", str(tmp_path / "out"))
+    done = run_grader("release", str(folder), "--out", str(tmp_path / "out"))
     assert done.returncode == 1
     assert "assignment.ipynb, cell 6, line 16: START CODE HERE without an END" in done.stderr
     assert not (tmp_path / "out").exists()
