@@ -29,12 +29,11 @@ import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
 from urllib.parse import urlsplit
 
 from _notebooks import generate, load_samples
-from throughput import CLOCK_TICKS, _parents, _stat, machine, revision
+from throughput import CLOCK_TICKS, _parents, _stat, print_conditions
 
 from grader.service.layout import DataLayout
 from grader.service.records import Role
@@ -399,11 +398,7 @@ def main() -> None:
     print()
     for number, run in enumerate(runs, 1):
         print(f"run {number}: {run.summary}")
-    print(f"jobs: {args.jobs or 'default (all cores)'}; grader {revision()}")
-    print(f"command: {shlex.join(command)}")
-    print(f"machine: {machine()}")
-    print(f"load average (1 min), before / after: {load_before:.2f} / {os.getloadavg()[0]:.2f}")
-    print(f"date: {datetime.now().astimezone().isoformat(timespec='seconds')}")
+    print_conditions(args.jobs, command, load_before)
 
 
 if __name__ == "__main__":

@@ -208,6 +208,15 @@ def not_full_marks(out: Path) -> int:
         return sum(row["score"] != row["max_score"] for row in csv.DictReader(handle))
 
 
+def print_conditions(jobs: int | None, command: list[str], load_before: float) -> None:
+    """The lines that say how a run was made, under every benchmark's figures."""
+    print(f"jobs: {jobs or 'default (all cores)'}; grader {revision()}")
+    print(f"command: {shlex.join(command)}")
+    print(f"machine: {machine()}")
+    print(f"load average (1 min), before / after: {load_before:.2f} / {os.getloadavg()[0]:.2f}")
+    print(f"date: {datetime.now().astimezone().isoformat(timespec='seconds')}")
+
+
 def machine() -> str:
     model = re.search(r"^model name\s*:\s*(.+)$", _read("/proc/cpuinfo"), re.M)
     memory = re.search(r"^MemTotal:\s+(\d+) kB", _read("/proc/meminfo"), re.M)
@@ -335,11 +344,7 @@ def main() -> None:
         f"×{(parallel.cpu / parallel.items) / (first.cpu / first.items):.1f} by CPU per submission"
     )
     print(f"submissions without full marks (all are correct): {wrong}")
-    print(f"jobs: {args.jobs or 'default (all cores)'}; grader {revision()}")
-    print(f"command: {shlex.join(command)}")
-    print(f"machine: {machine()}")
-    print(f"load average (1 min), before / after: {load_before:.2f} / {os.getloadavg()[0]:.2f}")
-    print(f"date: {datetime.now().astimezone().isoformat(timespec='seconds')}")
+    print_conditions(args.jobs, command, load_before)
 
 
 if __name__ == "__main__":
