@@ -59,8 +59,8 @@ def case(ref: SimpleNamespace) -> SimpleNamespace:
         Y=Y,
         parameters=parameters,
         cost=cost,
-        correct=ref.provided.backward_propagation_n(X, Y, cache),
-        shipped=ref.provided.backward_propagation_n_shipped(X, Y, cache),
+        correct=ref.solution.backward_propagation_n(X, Y, cache),
+        shipped=ref.provided.backward_propagation_n(X, Y, cache),
     )
 
 

@@ -77,10 +77,14 @@ def test_no_hidden_case_leaks(bundle: Path, assignment: Assignment) -> None:
 
 
 def _solution_lines() -> list[str]:
-    """Lines of solution.py that carry the solution: no imports, signatures, docstrings, returns."""
+    """Lines of solution.py that carry the graded functions' solution: no imports, signatures,
+    docstrings, returns; and not the corrected backward_propagation_n, which shares most of its
+    lines with the buggy one the notebook gives (its own test is below)."""
     source = (REFERENCE / "solution.py").read_text()
     skipped: set[int] = set()
     for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.FunctionDef) and node.name == "backward_propagation_n":
+            skipped.update(range(node.lineno, node.end_lineno + 1))
         if isinstance(node, ast.Import | ast.ImportFrom | ast.Return):
             skipped.update(range(node.lineno, node.end_lineno + 1))
         if isinstance(node, ast.FunctionDef):
@@ -94,6 +98,19 @@ def _solution_lines() -> list[str]:
         if number not in skipped and not trivial and not text.startswith("if difference"):
             lines.append(text)
     return lines
+
+
+def test_the_find_the_bugs_exercise_is_not_given_away(bundle: Path) -> None:
+    released = {
+        line.strip()
+        for path in bundle.iterdir()
+        for line in path.read_text(encoding="utf-8").splitlines()
+    }
+    assert "dW2 = 1.0 / m * np.dot(dZ2, A1.T) * 2" in released  # the planted bugs are there
+    assert "db1 = 4.0 / m * np.sum(dZ1, axis=1, keepdims=True)" in released
+    assert "dW2 = 1.0 / m * np.dot(dZ2, A1.T)" not in released  # and not their fixes
+    assert "db1 = 1.0 / m * np.sum(dZ1, axis=1, keepdims=True)" not in released
+    assert not any("planted" in line for line in released)
 
 
 def test_no_solution_line_leaks(bundle: Path) -> None:

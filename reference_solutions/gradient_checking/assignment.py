@@ -121,8 +121,8 @@ def _network(rng: np.random.Generator, m: int) -> tuple[np.ndarray, np.ndarray, 
 def _gradients(X: np.ndarray, Y: np.ndarray, parameters: dict, shipped: bool = False) -> dict:
     _, cache = provided.forward_propagation_n(X, Y, parameters)
     if shipped:
-        return provided.backward_propagation_n_shipped(X, Y, cache)
-    return provided.backward_propagation_n(X, Y, cache)
+        return provided.backward_propagation_n(X, Y, cache)
+    return solution.backward_propagation_n(X, Y, cache)
 
 
 def _gradient_check_n_cases(rng: np.random.Generator) -> list[Case]:

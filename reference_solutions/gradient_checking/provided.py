@@ -47,7 +47,7 @@ def forward_propagation_n(
 
 
 def backward_propagation_n(X: np.ndarray, Y: np.ndarray, cache: Cache) -> dict[str, np.ndarray]:
-    """Return the gradients of the cost (corrected version: 1./m everywhere, no factor 2)."""
+    """Return the gradients of the cost, as the notebook gives them to students to check."""
     m = X.shape[1]
     (Z1, A1, W1, b1, Z2, A2, W2, b2, Z3, A3, W3, b3) = cache
 
@@ -57,30 +57,16 @@ def backward_propagation_n(X: np.ndarray, Y: np.ndarray, cache: Cache) -> dict[s
 
     dA2 = np.dot(W3.T, dZ3)
     dZ2 = np.multiply(dA2, np.int64(A2 > 0))
-    dW2 = 1.0 / m * np.dot(dZ2, A1.T)
+    dW2 = 1.0 / m * np.dot(dZ2, A1.T) * 2
     db2 = 1.0 / m * np.sum(dZ2, axis=1, keepdims=True)
 
     dA1 = np.dot(W2.T, dZ2)
     dZ1 = np.multiply(dA1, np.int64(A1 > 0))
     dW1 = 1.0 / m * np.dot(dZ1, X.T)
-    db1 = 1.0 / m * np.sum(dZ1, axis=1, keepdims=True)
+    db1 = 4.0 / m * np.sum(dZ1, axis=1, keepdims=True)
 
     return {
         "dZ3": dZ3, "dW3": dW3, "db3": db3,
         "dA2": dA2, "dZ2": dZ2, "dW2": dW2, "db2": db2,
         "dA1": dA1, "dZ1": dZ1, "dW1": dW1, "db1": db1,
     }  # fmt: skip
-
-
-def backward_propagation_n_shipped(
-    X: np.ndarray, Y: np.ndarray, cache: Cache
-) -> dict[str, np.ndarray]:
-    """Return the gradients as the notebook ships them: dW2 doubled and db1 with 4./m.
-
-    The same operations as the notebook's, in the same order, so the same bits.
-    """
-    gradients = backward_propagation_n(X, Y, cache)
-    m = X.shape[1]
-    gradients["dW2"] = gradients["dW2"] * 2  # planted bug
-    gradients["db1"] = 4.0 / m * np.sum(gradients["dZ1"], axis=1, keepdims=True)  # planted bug
-    return gradients
