@@ -66,8 +66,8 @@ def _check(process: Popen, notebook: str, assignment_dir: str | None) -> CheckOu
     from grader.score import score_submission, unreadable_result
     from grader.spec import load_assignment
 
-    folder = Path(assignment_dir) if assignment_dir else _assignment_beside(Path(notebook))
     try:
+        folder = Path(assignment_dir) if assignment_dir else _assignment_beside(Path(notebook))
         assignment = load_assignment(folder)
     except (OSError, ValueError) as problem:
         raise CheckError(str(problem)) from None

@@ -12,6 +12,7 @@ import functools
 import hashlib
 import importlib.util
 import json
+import os
 import re
 import sys
 import types
@@ -288,6 +289,21 @@ def _expectation(data: dict) -> Expectation:
     raise ValueError(f"unknown expectation kind {data['kind']!r}")
 
 
+# Names the assignment folder used when a command is given none: set it where the grader is
+# installed with pip, away from a source checkout.
+ASSIGNMENT_VARIABLE = "GRADER_ASSIGNMENT"
+
+
 def default_assignment_dir() -> Path:
-    """The bundled Gradient Checking assignment, next to the package in a source checkout."""
-    return Path(__file__).resolve().parent.parent / "reference_solutions" / "gradient_checking"
+    """The folder in $GRADER_ASSIGNMENT, else the bundled Gradient Checking assignment next to
+    the package in a source checkout; a clear error where neither exists."""
+    configured = os.environ.get(ASSIGNMENT_VARIABLE)
+    if configured:
+        return Path(configured)
+    bundled = Path(__file__).resolve().parent.parent / "reference_solutions" / "gradient_checking"
+    if not bundled.is_dir():
+        raise FileNotFoundError(
+            "no assignment given: pass --assignment DIR (an instructor folder or a released "
+            f"bundle), or set {ASSIGNMENT_VARIABLE} to one"
+        )
+    return bundled

@@ -93,3 +93,10 @@ def test_modules_of_the_same_name_elsewhere_are_set_aside_and_put_back(tmp_path)
     assert first.solution.double(4) == 8 and second.solution.double(4) == 8
     assert first.solution is not second.solution is not theirs
     assert load_assignment(default_assignment_dir()).solution.forward_propagation(2, 4) == 8
+
+
+def test_the_default_assignment_can_be_configured(tmp_path, monkeypatch):
+    folder = _folder(tmp_path)
+    monkeypatch.setenv("GRADER_ASSIGNMENT", str(folder))
+    assert default_assignment_dir() == folder
+    assert load_assignment(default_assignment_dir()).name == "tiny"
