@@ -12,7 +12,6 @@ from __future__ import annotations
 import csv
 import json
 import os
-import re
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -22,13 +21,11 @@ from typing import Any
 from grader.highlight import highlight
 from grader.intake.identity import Student
 from grader.pages import student_page, summary_page
-from grader.score import HIDDEN_HINT, FunctionResult, Status, SubmissionResult, TestResult
+from grader.score import FunctionResult, Status, SubmissionResult, TestResult
 from grader.spec import Assignment
 
 CLASS_FILES = ("index.html", "gradebook.csv", "summary.json")
 MAX_LISTED_SKIPPED = 500  # on the summary page; summary.json lists them all
-
-_PLACE = re.compile(r"\bcell (\d+), line (\d+)")
 
 
 def write_atomic(path: Path, text: str, made: bool = False) -> None:
@@ -111,22 +108,15 @@ def _case(test: TestResult, message: str) -> DisplayedCase:
     function's message already says it (a case that never ran repeats that message)."""
     label = test.name.split(": ", 1)[-1]
     hidden = test.visibility != "visible"
-    output = "" if test.output == message else test.output.replace(" " + HIDDEN_HINT, "")
+    output = "" if test.output == message else test.detail
     shown = label.removeprefix("hidden case, ") if hidden else label
     return DisplayedCase(test, shown, hidden, output)
 
 
 def _function(function: FunctionResult, tests: list[TestResult]) -> DisplayedFunction:
-    """A function's cases and its code, with the lines its messages point at marked."""
-    messages = [function.message, *(t.output for t in tests)]
-    marked = sorted(
-        {
-            int(line)
-            for text in messages
-            for cell, line in _PLACE.findall(text)
-            if int(cell) == function.cell
-        }
-    )
+    """A function's cases and its code, with the lines its errors were raised at marked."""
+    places = [function.place, *(t.place for t in tests)]
+    marked = sorted({p.line for p in places if p is not None and p.cell == function.cell})
     code = highlight(function.code, set(marked)) if function.code else ""
     return DisplayedFunction(function, [_case(t, function.message) for t in tests], code, marked)
 

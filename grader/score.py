@@ -6,13 +6,16 @@ its input, its expected value or what the student's code printed or raised.
 
 from __future__ import annotations
 
+import ast
+import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from fractions import Fraction
-from typing import Any
+from typing import Any, NamedTuple
 
 from grader.compare import Verdict, describe
-from grader.extract import Extraction
+from grader.extract import Extraction, strip_magics
 from grader.intake.identity import Student
 from grader.sandbox import protocol
 from grader.sandbox.pool import CallResult, FunctionRun
@@ -86,6 +89,37 @@ HIDDEN_HINT = (
 )
 
 
+class Place(NamedTuple):
+    """A line of a notebook cell where an error was raised, so a report can mark it."""
+
+    cell: int
+    line: int
+
+
+# The sandbox's `where` of an error: "cell N, line M: code" (grader.sandbox.harness._where).
+_WHERE = re.compile(r"cell (\d+), line (\d+)")
+
+
+def error_place(error: Mapping[str, Any] | None) -> Place | None:
+    """The place of an error the sandbox reported, read once here where the error arrives."""
+    found = _WHERE.match(str((error or {}).get("where") or ""))
+    return Place(int(found[1]), int(found[2])) if found else None
+
+
+def syntax_error_place(extraction: Extraction) -> Place | None:
+    """Where a graded cell that does not parse goes wrong; the extraction keeps only its cell,
+    so the cell is parsed again (only for this status, which is rare)."""
+    if extraction.cell is None:
+        return None
+    try:
+        ast.parse(strip_magics(extraction.code))
+    except SyntaxError as error:
+        return Place(extraction.cell, error.lineno) if error.lineno else None
+    except (ValueError, RecursionError, MemoryError):
+        return None
+    return None
+
+
 @dataclass(frozen=True)
 class TestResult:
     """One case, in the shape of a Gradescope test."""
@@ -94,11 +128,19 @@ class TestResult:
     score: float
     max_score: float
     status: Status  # passed or failed
-    output: str
+    detail: str  # what happened to the case
     visibility: str
     function: str = field(default="", compare=False)
     stdout: str = field(default="", compare=False)
     raised: bool = field(default=False, compare=False)
+    # The hint for hidden cases follows the detail; a report shows it once, not per case.
+    hinted: bool = field(default=False, compare=False)
+    place: Place | None = field(default=None, compare=False)  # where the case raised
+
+    @property
+    def output(self) -> str:
+        """What results.json says of the case: the detail, then the hidden-case hint if any."""
+        return f"{self.detail} {HIDDEN_HINT}" if self.hinted else self.detail
 
     def to_json(self) -> dict[str, Any]:
         keys = ("name", "score", "max_score", "status", "output", "visibility")
@@ -116,6 +158,7 @@ class FunctionResult:
     code: str = ""
     # Which of several definitions of the function was graded, and why; empty if only one.
     note: str = ""
+    place: Place | None = None  # the line that does not parse, or that raised on definition
 
     def to_json(self) -> dict[str, Any]:
         """The function's entry in results.json."""
@@ -221,25 +264,24 @@ def _judge(
 ) -> list[tuple[TestResult, Fraction]]:
     """Each case's test and the exact points it earns."""
     results = list(run.results) if run and run.status in ("ok", "timeout", "crashed") else []
-    verdicts: list[tuple[Verdict, bool, bool]] = []  # verdict, raised, pins
+    verdicts: list[_CaseVerdict] = []
     for index, case in enumerate(cases):
         if extraction.status != "found":
-            verdicts.append((Verdict(False, extraction.message), False, False))
+            verdicts.append(_CaseVerdict(Verdict(False, extraction.message)))
         elif run is None or run.status == "define_error" or index >= len(results):
-            verdicts.append((Verdict(False, _not_run_message(run, time_limit)), False, False))
+            verdicts.append(_CaseVerdict(Verdict(False, _not_run_message(run, time_limit))))
         else:
             verdicts.append(_judge_case(case, results[index]))
     constant = _constant_value(cases, results)
-    pinned = any(pins for _, _, pins in verdicts)
-    pin_passed = any(pins and verdict.passed for verdict, _, pins in verdicts)
+    pinned = any(v.pins for v in verdicts)
+    pin_passed = any(v.pins and v.verdict.passed for v in verdicts)
     judged = []
-    for index, (case, worth, (verdict, raised, pins)) in enumerate(
-        zip(cases, points, verdicts, strict=True)
-    ):
-        passed, message = verdict.passed, verdict.message
+    for index, (case, worth, judgement) in enumerate(zip(cases, points, verdicts, strict=True)):
+        passed, message = judgement.verdict.passed, judgement.verdict.message
+        hinted = judgement.hinted
         if constant is not None:
-            passed, message = False, _constant_message(constant, case.hidden)
-        elif passed and pinned and not pins and not pin_passed:
+            passed, message, hinted = False, _constant_message(constant, case.hidden), False
+        elif passed and pinned and not judgement.pins and not pin_passed:
             passed, message = False, f"{message} {UNPINNED}"
         stdout = "" if case.hidden or index >= len(results) else results[index].stdout
         share = worth if passed else Fraction(0)
@@ -248,11 +290,13 @@ def _judge(
             score=_round(share),
             max_score=_round(worth),
             status=Status.PASSED if passed else Status.FAILED,
-            output=message,
+            detail=message,
             visibility="after_published" if case.hidden else "visible",
             function=name,
             stdout=stdout,
-            raised=raised,
+            raised=judgement.raised,
+            hinted=hinted,
+            place=judgement.place,
         )
         judged.append((test, share))
     return judged
@@ -284,26 +328,38 @@ def _constant_message(value: Any, hidden: bool) -> str:
     )
 
 
-def _judge_case(case: Case, result: CallResult) -> tuple[Verdict, bool, bool]:
+class _CaseVerdict(NamedTuple):
+    """The verdict on one case and what a report needs to know of it besides the message."""
+
+    verdict: Verdict
+    raised: bool = False
+    pins: bool = False  # the case needs the exact value (a range is also met by a constant)
+    hinted: bool = False  # the hidden-case hint applies
+    place: Place | None = None  # where it raised
+
+
+def _judge_case(case: Case, result: CallResult) -> _CaseVerdict:
     """The verdict on one result, whether it raised, and whether the case pins the value."""
     if result.error is not None:
         kind = str(result.error.get("type", "Exception"))
         if case.hidden:
-            return Verdict(False, f"Raised {kind} on a hidden case. {HIDDEN_HINT}"), True, False
-        text = f"Raised {kind}: {result.error.get('message', '')}"
+            hidden = Verdict(False, f"Raised {kind} on a hidden case.")
+            return _CaseVerdict(hidden, raised=True, hinted=True)
+        raised = f"{kind}: {result.error.get('message', '')}"
+        text = f"Raised {raised}"
         if result.error.get("where"):
             text += f" ({result.error['where']})"
-        if "NoneType" in text:
+        if "NoneType" in raised or "NoneType" in str(result.error.get("where")):
             text += ". Is a `None` placeholder from the template still in your code?"
-        return Verdict(False, text), True, False
+        return _CaseVerdict(Verdict(False, text), raised=True, place=error_place(result.error))
     expectation = case.expectation(result.called)
     verdict = expectation.judge(result.value)
     if not case.hidden:
-        return verdict, False, expectation.pins
+        return _CaseVerdict(verdict, pins=expectation.pins)
     if verdict.passed:
-        return Verdict(True, "Passed."), False, expectation.pins
-    failed = f"Wrong result on a hidden case ({case.name}). {HIDDEN_HINT}"
-    return Verdict(False, failed), False, expectation.pins
+        return _CaseVerdict(Verdict(True, "Passed."), pins=expectation.pins)
+    failed = f"Wrong result on a hidden case ({case.name})."
+    return _CaseVerdict(Verdict(False, failed), pins=expectation.pins, hinted=True)
 
 
 def _not_run_message(run: FunctionRun | None, time_limit: float) -> str:
@@ -346,12 +402,15 @@ def _function_result(
     }
     if extraction.status != "found":
         status = Status(extraction.status)  # missing or syntax_error
-        return FunctionResult(status=status, message=extraction.message, **base)
+        place = syntax_error_place(extraction) if status is Status.SYNTAX_ERROR else None
+        return FunctionResult(status=status, message=extraction.message, place=place, **base)
     failed = [t for t in tests if t.status is Status.FAILED]
     if run is not None and run.status == "timeout":
         status, message = Status.TIMEOUT, _not_run_message(run, time_limit)
     elif run is None or run.status in ("define_error", "crashed"):
         status, message = Status.ERROR, _not_run_message(run, time_limit)
+        if run is not None and run.status == "define_error":
+            base["place"] = error_place(run.define_error)
     elif not failed:
         status, message = Status.PASSED, f"All {len(tests)} cases passed."
     else:

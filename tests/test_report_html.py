@@ -5,6 +5,7 @@ from __future__ import annotations
 import html
 import json
 import re
+from dataclasses import replace
 from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import quote
@@ -18,7 +19,7 @@ from grader.intake.identity import Layout, folder_name
 from grader.pages import _SORTING, escape, summary_page
 from grader.read import stem_of
 from grader.report import ClassStatistics, student_report
-from grader.score import HIDDEN_HINT, FunctionResult, Status, SubmissionResult
+from grader.score import HIDDEN_HINT, FunctionResult, Place, Status, SubmissionResult, error_place
 from grader.score import TestResult as CaseResult
 
 PWN = "document.title='pwned'"
@@ -158,12 +159,19 @@ def test_summary_flags_unreadable_and_links_every_student(hostile_batch):
 
 
 def _test(
-    function: str, label: str, passed: bool, output: str, hidden: bool = False, stdout: str = ""
+    function: str,
+    label: str,
+    passed: bool,
+    detail: str,
+    hidden: bool = False,
+    stdout: str = "",
+    place: Place | None = None,
 ) -> CaseResult:
     name = f"{function}: {'hidden case, ' if hidden else ''}{label}"
     return CaseResult(
-        name, 5.0 if passed else 0.0, 5.0, Status.PASSED if passed else Status.FAILED, output,
+        name, 5.0 if passed else 0.0, 5.0, Status.PASSED if passed else Status.FAILED, detail,
         "after_published" if hidden else "visible", function, stdout,
+        raised=place is not None, hinted=hidden and not passed, place=place,
     )  # fmt: skip
 
 
@@ -171,8 +179,8 @@ def _result(error: str | None = None) -> SubmissionResult:
     code = "# GRADED FUNCTION: f\ndef f(x):\n    print('hi')\n    return x[0]\n"
     raised = "Raised TypeError: boom (cell 4, line 4: return x[0])"
     tests = (
-        _test("f", "f(2) is 4", False, raised, stdout="hi\n"),
-        _test("f", "other x", False, f"Wrong result on a hidden case. {HIDDEN_HINT}", True),
+        _test("f", "f(2) is 4", False, raised, stdout="hi\n", place=Place(4, 4)),
+        _test("f", "other x", False, "Wrong result on a hidden case.", True),
         _test("g", "g() is 1", True, "1 matches the expected value."),
     )
     failed = f"Passed 0 of 2 cases. {raised}"
@@ -297,3 +305,12 @@ def test_a_status_this_version_does_not_know_is_shown_as_it_is_escaped():
     assert "<b>partial</b>" not in page
     assert 'title="&lt;b&gt;partial&lt;/b&gt;"' in page and "1 &lt;b&gt;partial&lt;/b&gt;" in page
     assert stats.statuses("g") == [("<b>partial</b>", 1)]
+
+
+def test_places_come_from_the_sandbox_report_never_from_message_text():
+    assert error_place({"where": "cell 3, line 7: x = y[0]"}) == Place(3, 7)
+    assert error_place({"where": ""}) is None and error_place(None) is None
+    result = _result()
+    said = _test("f", "f(3) is 9", False, "Raised ValueError: see cell 4, line 2 (no place)")
+    report = student_report(replace(result, tests=(*result.tests, said)), _Assignment())
+    assert "▶ marks line 4," in report  # line 2 is only in the student's own message
