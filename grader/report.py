@@ -12,17 +12,16 @@ from __future__ import annotations
 import csv
 import json
 import os
-from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from grader.highlight import highlight
 from grader.intake.identity import Student
 from grader.pages import student_page, summary_page
-from grader.score import FunctionResult, Status, SubmissionResult, TestResult
+from grader.pages import use_templates as use_templates  # for `grade --templates DIR`
+from grader.score import SubmissionResult
 from grader.spec import Assignment
+from grader.statistics import ClassStatistics
 
 CLASS_FILES = ("index.html", "gradebook.csv", "summary.json")
 MAX_LISTED_SKIPPED = 500  # on the summary page; summary.json lists them all
@@ -83,44 +82,6 @@ def readable_json(document: dict[str, Any]) -> str:
     return "{\n" + ",\n".join(fields) + "\n}\n"
 
 
-@dataclass(frozen=True)
-class DisplayedCase:
-    """A case as its report shows it."""
-
-    test: TestResult
-    label: str
-    hidden: bool
-    output: str
-
-
-@dataclass(frozen=True)
-class DisplayedFunction:
-    """A function as its report shows it: its cases, and its code as highlighted HTML."""
-
-    result: FunctionResult
-    cases: list[DisplayedCase]
-    code: str
-    marked: list[int]
-
-
-def _case(test: TestResult, message: str) -> DisplayedCase:
-    """A case's display: its label without the function's name, and what happened unless the
-    function's message already says it (a case that never ran repeats that message)."""
-    label = test.name.split(": ", 1)[-1]
-    hidden = test.visibility != "visible"
-    output = "" if test.output == message else test.detail
-    shown = label.removeprefix("hidden case, ") if hidden else label
-    return DisplayedCase(test, shown, hidden, output)
-
-
-def _function(function: FunctionResult, tests: list[TestResult]) -> DisplayedFunction:
-    """A function's cases and its code, with the lines its errors were raised at marked."""
-    places = [function.place, *(t.place for t in tests)]
-    marked = sorted({p.line for p in places if p is not None and p.cell == function.cell})
-    code = highlight(function.code, set(marked)) if function.code else ""
-    return DisplayedFunction(function, [_case(t, function.message) for t in tests], code, marked)
-
-
 def student_report(
     result: SubmissionResult,
     assignment: Assignment,
@@ -128,11 +89,7 @@ def student_report(
     provenance: dict[str, Any] | None = None,
 ) -> str:
     """The self-contained HTML report a student reads."""
-    tests: dict[str, list[TestResult]] = {name: [] for name in result.functions}
-    for test in result.tests:
-        tests.setdefault(test.function, []).append(test)
-    functions = [_function(f, tests[name]) for name, f in result.functions.items()]
-    return student_page(result, functions, assignment.title, public_only, provenance or {})
+    return student_page(result, assignment.title, public_only, provenance)
 
 
 def write_submission(
@@ -161,132 +118,6 @@ def read_results(out: Path, submission: str) -> dict[str, Any] | None:
         return json.loads((out / submission / "results.json").read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
-
-
-@dataclass(frozen=True)
-class Bucket:
-    """One bar of the score distribution: a range of percentages and how many fell in it."""
-
-    label: str
-    count: int
-    height: float
-
-
-@dataclass(frozen=True)
-class CaseRate:
-    label: str
-    hidden: bool
-    passed: int
-    seen: int
-
-
-@dataclass
-class ClassStatistics:
-    """Aggregates over the class, accumulated one result at a time.
-
-    Memory grows with the number of distinct scores and cases, and by a student's sort key per
-    result (the rows are read back from disk in that order).
-    """
-
-    functions: tuple[str, ...]
-    max_score: float = 0.0
-    count: int = 0
-    unreadable: int = 0
-    public_only: int = 0
-    total: float = 0.0
-    histogram: Counter = field(default_factory=Counter)
-    scores: Counter = field(default_factory=Counter)
-    function_passed: Counter = field(default_factory=Counter)
-    function_points: Counter = field(default_factory=Counter)
-    function_max: dict[str, float] = field(default_factory=dict)
-    function_status: Counter = field(default_factory=Counter)
-    case_passed: Counter = field(default_factory=Counter)
-    case_seen: Counter = field(default_factory=Counter)
-    case_hidden: set[str] = field(default_factory=set)
-    # By output folder: the key that orders the rows (name, id, folder).
-    members: dict[str, tuple[str, str, str]] = field(default_factory=dict)
-
-    def add(self, document: dict[str, Any]) -> None:
-        folder = document["submission"]
-        who = Student.from_json(document.get("student"), folder)
-        self.members[folder] = (who.shown.casefold(), who.id, folder)
-        self.count += 1
-        self.max_score = document["max_score"] or self.max_score
-        self.total += document["score"]
-        self.scores[document["score"]] += 1
-        self.unreadable += document["error"] is not None
-        self.public_only += document.get("public_only") is True
-        fraction = document["score"] / document["max_score"] if document["max_score"] else 0
-        self.histogram[min(9, int(fraction * 10))] += 1
-        for name, function in document["functions"].items():
-            self.function_passed[name] += function["status"] == Status.PASSED
-            self.function_points[name] += function["score"]
-            self.function_max[name] = function["max_score"]
-            self.function_status[name, function["status"]] += 1
-        for test in document["tests"]:
-            self.case_seen[test["name"]] += 1
-            self.case_passed[test["name"]] += test["status"] == Status.PASSED
-            if test["visibility"] != "visible":
-                self.case_hidden.add(test["name"])
-
-    @property
-    def mean(self) -> float:
-        return self.total / self.count if self.count else 0.0
-
-    @property
-    def median(self) -> float:
-        """The median score, from the count of each distinct score."""
-        if not self.count:
-            return 0.0
-        ranked = sorted(self.scores.items())
-
-        def nth(n: int) -> float:
-            for score, times in ranked:
-                if n < times:
-                    return score
-                n -= times
-            raise IndexError(n)
-
-        return (nth((self.count - 1) // 2) + nth(self.count // 2)) / 2
-
-    @property
-    def full_marks(self) -> int:
-        return self.scores[self.max_score] if self.max_score else 0
-
-    @property
-    def distribution(self) -> list[Bucket]:
-        """Ten buckets of 10 percentage points; heights are relative to the fullest bucket."""
-        tallest = max(self.histogram.values(), default=0) or 1
-        return [
-            Bucket(
-                f"{10 * b}–{100 if b == 9 else 10 * b + 9}",
-                self.histogram[b],
-                100 * self.histogram[b] / tallest,
-            )
-            for b in range(10)
-        ]
-
-    def statuses(self, function: str) -> list[tuple[str, int]]:
-        """How many submissions ended in each status for a function, most common first."""
-        found = [(s, n) for (f, s), n in self.function_status.items() if f == function]
-        return sorted(found, key=lambda item: (-item[1], _rank(item[0])))
-
-    @property
-    def case_rates(self) -> dict[str, list[CaseRate]]:
-        """Pass counts per case, grouped by function in the order cases were first seen."""
-        groups: dict[str, list[CaseRate]] = {}
-        for name, seen in self.case_seen.items():
-            function, _, label = name.partition(": ")
-            hidden = name in self.case_hidden
-            groups.setdefault(function, []).append(
-                CaseRate(
-                    label.removeprefix("hidden case, ") if hidden else label,
-                    hidden,
-                    self.case_passed[name],
-                    seen,
-                )
-            )
-        return groups
 
 
 def write_class_files(
@@ -503,14 +334,6 @@ def _rate(passed: int, seen: int) -> float:
 def _function_score(functions: dict[str, Any], name: str) -> float | str:
     """A function's points; empty for a result graded before the function was added."""
     return functions[name]["score"] if name in functions else ""
-
-
-def _rank(status: str) -> int:
-    """A status's place in the order reports list statuses (ties: passed first); one this
-    version does not know comes last."""
-    order = list(Status)
-    known = Status.known(status)
-    return order.index(known) if known else len(order)
 
 
 def _safe_cell(text: str) -> str:

@@ -150,7 +150,8 @@ def test_missing_protections_are_noted_once(correct: Path) -> None:
 def test_check_loads_no_report_code(correct: Path) -> None:
     probe = (
         "import sys; from grader.cli import main; code = main(['check', sys.argv[1]]); "
-        "heavy = {'grader.pages', 'grader.report', 'grader.grade', 'nbformat'} & set(sys.modules); "
+        "heavy = {'grader.pages', 'grader.report', 'grader.grade', 'nbformat', 'jinja2'} "
+        "& set(sys.modules); "
         "print(code, sorted(heavy))"
     )
     done = subprocess.run(

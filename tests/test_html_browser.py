@@ -27,6 +27,7 @@ from urllib.parse import quote
 
 import pytest
 from conftest import CORRECT, notebook
+from markupsafe import escape
 from test_intake import zipped
 from test_report_html import (
     BROKEN_FOLDER,
@@ -38,7 +39,6 @@ from test_report_html import (
     write_hostile_batch,
 )
 
-from grader.pages import escape
 from grader.read import stem_of
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")

@@ -12,13 +12,14 @@ from urllib.parse import quote
 
 import pytest
 from conftest import BACKWARD, CHECK, CHECK_N, FORWARD, IMPORTS, notebook
+from markupsafe import escape
 
 from grader.grade import grade_batch
 from grader.highlight import highlight
 from grader.intake.identity import Layout, folder_name
-from grader.pages import _SORTING, escape, summary_page
+from grader.pages import sorting_script, summary_page
 from grader.read import stem_of
-from grader.report import ClassStatistics, student_report
+from grader.report import ClassStatistics, student_report, use_templates
 from grader.score import HIDDEN_HINT, FunctionResult, Place, Status, SubmissionResult, error_place
 from grader.score import TestResult as CaseResult
 
@@ -68,7 +69,7 @@ ATTRIBUTES = {
 STYLE = re.compile(r"(width|--h): \d+(\.\d+)?%")
 STATUS = re.compile(r'class="status s-(\w+)"><span aria-hidden="true">(.)</span> ([\w ]+)<')
 HREF = re.compile(r"#[\w-]+|[\w%-]+/report\.html|gradebook\.csv|summary\.json")
-OUR_SCRIPT = f"<script>{_SORTING}</script>"
+OUR_SCRIPT = f"<script>{sorting_script()}</script>"
 
 
 def hostile_notebook() -> str:
@@ -314,3 +315,17 @@ def test_places_come_from_the_sandbox_report_never_from_message_text():
     said = _test("f", "f(3) is 9", False, "Raised ValueError: see cell 4, line 2 (no place)")
     report = student_report(replace(result, tests=(*result.tests, said)), _Assignment())
     assert "▶ marks line 4," in report  # line 2 is only in the student's own message
+
+
+def test_a_folder_of_templates_overrides_ours_one_file_at_a_time(tmp_path: Path):
+    (tmp_path / "report.html").write_text("<h1>{{ student.shown }}</h1> {{ title }}\n")
+    result = replace(_result(), submission=SCRIPT)
+    use_templates(tmp_path)
+    try:
+        report = student_report(result, _Assignment())
+        summary = "".join(summary_page(ClassStatistics(("f", "g"), 20.0), iter([]), "T"))
+    finally:
+        use_templates(None)
+    assert report == f"<h1>{escape(SCRIPT)}</h1> Gradient Checking\n"  # still escaped
+    assert '<h2 id="skipped-title">Not graded (0)</h2>' in summary  # ours, where not given
+    assert student_report(result, _Assignment()).startswith("<!DOCTYPE html>")
