@@ -83,9 +83,17 @@ _ASSETS: dict[str, Markup] = {}  # the stylesheet and the script, read once
 
 def use_templates(folder: Path | None) -> None:
     """Render with the templates in `folder` (report.html, summary.html, their parts, the
-    stylesheet, the script) where it has them, and ours for the rest; None: ours only."""
+    stylesheet, the script) where it has them, and ours for the rest; None: ours only.
+
+    The folder's own pages are compiled now, so that one that does not parse stops the run
+    before any grading (as jinja2.TemplateSyntaxError); NotADirectoryError if it is none."""
     global _ENVIRONMENT
-    _ENVIRONMENT = _environment(folder)
+    if folder is not None and not folder.is_dir():
+        raise NotADirectoryError(f"{folder} is not a folder of templates")
+    environment = _environment(folder)
+    for page in sorted(folder.glob("*.html")) if folder is not None else []:
+        environment.get_template(page.name)
+    _ENVIRONMENT = environment
     _ASSETS.clear()
 
 

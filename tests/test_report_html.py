@@ -12,6 +12,7 @@ from urllib.parse import quote
 
 import pytest
 from conftest import BACKWARD, CHECK, CHECK_N, FORWARD, IMPORTS, notebook
+from jinja2 import TemplateSyntaxError
 from markupsafe import escape
 
 from grader.grade import grade_batch
@@ -329,3 +330,12 @@ def test_a_folder_of_templates_overrides_ours_one_file_at_a_time(tmp_path: Path)
     assert report == f"<h1>{escape(SCRIPT)}</h1> Gradient Checking\n"  # still escaped
     assert '<h2 id="skipped-title">Not graded (0)</h2>' in summary  # ours, where not given
     assert student_report(result, _Assignment()).startswith("<!DOCTYPE html>")
+
+
+def test_a_template_that_does_not_parse_or_no_folder_stops_before_grading(tmp_path: Path):
+    (tmp_path / "summary.html").write_text("{% for row in rows %}")
+    with pytest.raises(TemplateSyntaxError):
+        use_templates(tmp_path)
+    with pytest.raises(NotADirectoryError):
+        use_templates(tmp_path / "summary.html")
+    assert student_report(_result(), _Assignment()).startswith("<!DOCTYPE html>")  # ours kept
