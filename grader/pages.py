@@ -38,11 +38,6 @@ def percent(part: float, whole: float) -> str:
     return f"{100 * part / whole:.0f}" if whole else "0"
 
 
-def breakable(name: str) -> Markup:
-    """An identifier that may wrap after its underscores in narrow table headers."""
-    return Markup("_<wbr>").join(name.split("_"))
-
-
 def status_label(status: str) -> str:
     """A status in words; one this version does not know (an older results.json) as it is."""
     known = Status.known(status)
@@ -70,7 +65,6 @@ def _environment(folder: Path | None = None) -> Environment:
     environment.filters.update(
         points=points,
         percent=percent,
-        breakable=breakable,
         status_label=status_label,
         status_symbol=status_symbol,
     )
