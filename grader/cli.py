@@ -6,12 +6,19 @@ import argparse
 import gc
 import os
 import sys
+from contextlib import contextmanager
 from pathlib import Path
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 from grader.exports.cli import add_commands as add_export_commands
 from grader.sandbox.launch import THREAD_VARIABLES
 from grader.service.cli import add_commands as add_service_commands
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+    from grader.grade import Executor
+    from grader.spec import Assignment
 
 
 def _assignment(path: str | None):  # noqa: ANN202 - lazy import keeps `grader check` fast
@@ -21,12 +28,16 @@ def _assignment(path: str | None):  # noqa: ANN202 - lazy import keeps `grader c
 
 
 def _grade(args: argparse.Namespace) -> int:
+    from grader.cluster import cluster_address
     from grader.sandbox.launch import default_size, discard, start_worker
 
+    cluster = cluster_address(args.cluster) if args.paths else None
     # The workers load numpy while this process loads the rest and the assignment; a run that
-    # only rebuilds the class files needs none.
-    started = [start_worker() for _ in range(args.jobs or default_size())] if args.paths else []
+    # only rebuilds the class files, or grades on a cluster, needs none.
+    local = args.paths and not cluster
+    started = [start_worker() for _ in range(args.jobs or default_size())] if local else []
     try:
+        from grader.cluster import ClusterUnavailable
         from grader.grade import NoHiddenCases, OutputUnusable, grade_batch
         from grader.intake.gather import MissingInput
         from grader.intake.roster import RosterError, load_roster
@@ -50,18 +61,20 @@ def _grade(args: argparse.Namespace) -> int:
             # and, with a batch's garbage being mostly acyclic, run a tenth as often.
             gc.freeze()
             gc.set_threshold(10_000, 10, 10)
-            outcome = grade_batch(
-                args.paths,
-                assignment,
-                out,
-                len(started) or None,
-                args.force,
-                args.require_isolation,
-                Progress(),
-                started,
-                args.public_only,
-                roster,
-            )
+            with _executor(cluster, assignment, args) as executor:
+                outcome = grade_batch(
+                    args.paths,
+                    assignment,
+                    out,
+                    len(started) or None,
+                    args.force,
+                    args.require_isolation,
+                    Progress(),
+                    started,
+                    args.public_only,
+                    roster,
+                    executor,
+                )
         except (
             FileNotFoundError,
             AssignmentError,
@@ -70,6 +83,7 @@ def _grade(args: argparse.Namespace) -> int:
             MissingInput,
             OutputUnusable,
             RosterError,
+            ClusterUnavailable,
         ) as problem:
             print(f"grader grade: {problem}", file=sys.stderr)
             return 2
@@ -103,6 +117,20 @@ def _grade(args: argparse.Namespace) -> int:
         )
         return 1
     return 0
+
+
+@contextmanager
+def _executor(
+    cluster: str | None, assignment: Assignment, args: argparse.Namespace
+) -> Iterator[Executor | None]:
+    """The Dask executor for `--cluster`, or None: the batch then grades on local workers."""
+    if cluster is None:
+        yield None
+        return
+    from grader.cluster.executor import open_cluster
+
+    with open_cluster(cluster, assignment, args.public_only, args.require_isolation) as executor:
+        yield executor
 
 
 _SHOWN_NOT_GRADED = 20  # lines of the command's output; summary.json lists them all
@@ -203,6 +231,11 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="grade on the public cases alone (required for a released bundle); every result "
         "says so",
+    )
+    grade.add_argument(
+        "--cluster",
+        help="grade on a Dask cluster: tcp://HOST:PORT of its scheduler, or local:N to start "
+        "N worker processes here (default: $DASK_SCHEDULER_ADDRESS, else this machine's cores)",
     )
     grade.set_defaults(handler=_grade)
 

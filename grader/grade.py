@@ -14,12 +14,13 @@ import json
 import logging
 import subprocess
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import grader
 from grader.extract import extract
@@ -152,6 +153,52 @@ def grade_one(
     return dataclasses.replace(result, student=submission.student)
 
 
+class Executor(Protocol):
+    """Grades read submissions into results: the local pool, or a cluster (`grader.cluster`).
+
+    The batch reads, resumes and writes; it does not know where the grading runs.
+    """
+
+    # How many submissions it can grade at once: the batch keeps about that many in flight.
+    concurrency: int
+    host_protections: dict[str, str]
+
+    def grade(self, submission: Submission) -> SubmissionResult:
+        """Grade one submission; called from many threads at once."""
+        ...
+
+
+@dataclass
+class LocalExecutor:
+    """Grading on this machine's warm sandbox workers."""
+
+    pool: WorkerPool
+    assignment: Assignment
+    public_only: bool
+    concurrency: int
+
+    @property
+    def host_protections(self) -> dict[str, str]:
+        return self.pool.host_protections
+
+    def grade(self, submission: Submission) -> SubmissionResult:
+        return grade_one(self.pool, self.assignment, submission, self.public_only)
+
+
+@contextmanager
+def local_executor(
+    assignment: Assignment,
+    jobs: int | None = None,
+    require_isolation: bool = False,
+    started: Sequence[subprocess.Popen] = (),
+    public_only: bool = False,
+) -> Iterator[LocalExecutor]:
+    """A pool of `jobs` sandbox workers (all cores unless told), closed on leaving."""
+    jobs = jobs or default_size()
+    with WorkerPool(sandbox_setup(assignment), jobs, require_isolation, started) as pool:
+        yield LocalExecutor(pool, assignment, public_only, jobs)
+
+
 def grade_batch(
     paths: list[str],
     assignment: Assignment,
@@ -163,6 +210,7 @@ def grade_batch(
     started: Sequence[subprocess.Popen] = (),
     public_only: bool = False,
     roster: Roster | None = None,
+    executor: Executor | None = None,
 ) -> BatchOutcome:
     """Grade every student's submission under `paths` into `out`, then write the class files
     over every result in `out`; returns counts and the class mean. With no paths, only the
@@ -171,8 +219,10 @@ def grade_batch(
     `started`: workers from `start_worker()` for the pool to adopt (at most `jobs`).
     `public_only`: grade on the public cases alone, and mark every result so; a released
     bundle, which has no other cases, is refused without it (`NoHiddenCases`).
-    `roster`: names for students, by id. Raises `MissingInput` for a path that does not
-    exist and `OutputUnusable` for an output folder that cannot be one.
+    `roster`: names for students, by id. `executor`: where to grade (a cluster); by default a
+    local pool of `jobs` workers, made only if there is something to grade. Raises
+    `MissingInput` for a path that does not exist and `OutputUnusable` for an output folder
+    that cannot be one.
     """
     if assignment.solution is None and not public_only:
         raise NoHiddenCases(
@@ -186,7 +236,7 @@ def grade_batch(
     with gather(paths, assignment.support_modules, roster, out) as intake:
         graded, unchanged, not_graded, protections = _grade_students(
             intake, assignment, out, stats, jobs, force, require_isolation, progress, started,
-            public_only,
+            public_only, executor,
         )  # fmt: skip
     skipped = sorted((*intake.skipped, *not_graded), key=lambda item: (item.input, item.reason))
     if stats.count or any(True for _ in result_folders(out)):
@@ -231,12 +281,12 @@ def _grade_students(
     progress: Callable[[int, int], None] | None,
     started: Sequence[subprocess.Popen],
     public_only: bool,
+    executor: Executor | None,
 ) -> tuple[int, int, list[Skipped], dict[str, str]]:
     """Grade each planned student; returns how many were graded and unchanged, the students'
     files not chosen, and the host's sandbox protections."""
     if not intake.planned:
         return 0, 0, [], {}
-    jobs = jobs or default_size()
     assignment_print = assignment.fingerprint
     graded = unchanged = 0
     passed_over: list[Skipped] = []
@@ -263,7 +313,7 @@ def _grade_students(
                 if previous and previous.get("fingerprint") == stamp:
                     count(previous, others)
                     return False
-            result = grade_one(pool, assignment, chosen.submission, public_only)
+            result = grading.grade(chosen.submission)
             document = write_submission(
                 out, result, assignment, stamp, graded_at, public_only, provenance
             )
@@ -278,26 +328,31 @@ def _grade_students(
         count(document, others)
         return True
 
-    # Two threads per worker: while one writes a report, the other keeps the worker busy.
-    with (
-        WorkerPool(sandbox_setup(assignment), jobs, require_isolation, started) as pool,
-        ThreadPoolExecutor(2 * jobs) as executor,
-    ):
-        pending: set[Future] = set()
-        done_count = 0
-        items = iter(intake.planned)
-        while True:
-            while len(pending) < 4 * jobs and (planned := next(items, None)) is not None:
-                pending.add(executor.submit(work, planned))
-            if not pending:
-                break
-            finished, pending = wait(pending, return_when=FIRST_COMPLETED)
-            for future in finished:
-                if future.result():
-                    graded += 1
-                else:
-                    unchanged += 1
-                done_count += 1
-                if progress:
-                    progress(done_count, len(intake.planned))
-    return graded, unchanged, passed_over, pool.host_protections
+    chosen_executor = (
+        nullcontext(executor)
+        if executor is not None
+        else local_executor(assignment, jobs, require_isolation, started, public_only)
+    )
+    with chosen_executor as grading:
+        # Two threads per submission in grading: while one writes a report, the other keeps
+        # the grading busy.
+        with ThreadPoolExecutor(2 * grading.concurrency) as threads:
+            pending: set[Future] = set()
+            done_count = 0
+            items = iter(intake.planned)
+            while True:
+                in_flight = 4 * grading.concurrency
+                while len(pending) < in_flight and (planned := next(items, None)) is not None:
+                    pending.add(threads.submit(work, planned))
+                if not pending:
+                    break
+                finished, pending = wait(pending, return_when=FIRST_COMPLETED)
+                for future in finished:
+                    if future.result():
+                        graded += 1
+                    else:
+                        unchanged += 1
+                    done_count += 1
+                    if progress:
+                        progress(done_count, len(intake.planned))
+    return graded, unchanged, passed_over, grading.host_protections
