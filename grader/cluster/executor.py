@@ -15,6 +15,7 @@ import io
 import shutil
 import tempfile
 import threading
+import time
 import zipfile
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -39,7 +40,9 @@ LOCAL_PREFIX = "local:"
 # network a few ms: 16 keeps that overhead near 1% (benchmarks/cluster.py measures it) while
 # the last batches still spread over the workers.
 BATCH_SIZE = 16
-# How long a part-filled batch waits for more submissions: only the batch's tail waits.
+# A part-filled batch is sent once no submission has joined it for this long: while the
+# client reads steadily batches fill; at the end of a class, or while the client waits on
+# results, the last few go without waiting for more.
 FLUSH_SECONDS = 0.05
 # Batches queued per Dask worker thread: one running, one ready to start.
 BATCHES_PER_THREAD = 2
@@ -154,6 +157,7 @@ class DaskExecutor:
         # Tasks in flight are held here: a Dask future nobody holds is cancelled.
         self.tasks: set[Any] = set()
         self.lock = threading.Lock()
+        self.last_added = time.monotonic()
         self.closed = threading.Event()
         self.flusher = threading.Thread(target=self._flush_regularly, daemon=True)
         self.flusher.start()
@@ -162,14 +166,15 @@ class DaskExecutor:
         future: Future[SubmissionResult] = Future()
         with self.lock:
             self.waiting.append((submission, future))
+            self.last_added = time.monotonic()
             if len(self.waiting) >= self.batch_size:
                 self._send()
         return future.result()
 
     def _flush_regularly(self) -> None:
-        while not self.closed.wait(FLUSH_SECONDS):
+        while not self.closed.wait(FLUSH_SECONDS / 5):
             with self.lock:
-                if self.waiting:
+                if self.waiting and time.monotonic() - self.last_added >= FLUSH_SECONDS:
                     self._send()
 
     def _send(self) -> None:
@@ -216,8 +221,12 @@ def open_cluster(
     `SandboxUnavailable` when isolation is required and a worker's host lacks it.
     """
     with _client(address) as client:
-        if not client.nthreads():
-            raise ClusterUnavailable(f"the Dask cluster at {address} has no worker")
+        try:  # a cluster just started may still be bringing its workers up
+            client.wait_for_workers(1, timeout=CONNECT_SECONDS)
+        except TimeoutError:
+            raise ClusterUnavailable(
+                f"the Dask cluster at {address} has no worker after {CONNECT_SECONDS} s"
+            ) from None
         plugin = SandboxPlugin(
             pack_folder(assignment.folder), public_only, require_isolation, grader_sources_hash()
         )
