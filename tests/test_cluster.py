@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -89,11 +91,13 @@ def test_local_cluster_needs_a_number_of_workers(tmp_path):
     assert finished.returncode == 2 and "local:N" in finished.stderr
 
 
-@pytest.fixture
-def separate_cluster(tmp_path) -> Iterator[tuple[str, dict[str, subprocess.Popen]]]:
-    """A scheduler and two workers started as the `dask` commands, without nannies: a killed
-    worker stays dead."""
-    scheduler_file = tmp_path / "scheduler.json"
+@contextmanager
+def dask_processes(
+    folder: Path, names: tuple[str, ...], environment: dict[str, str] | None = None
+) -> Iterator[tuple[str, dict[str, subprocess.Popen]]]:
+    """A scheduler and workers started as the `dask` commands, without nannies (a killed
+    worker stays dead); yields the scheduler's address once every worker has joined."""
+    scheduler_file = folder / "scheduler.json"
     quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
     scheduler = subprocess.Popen(
         [BIN / "dask", "scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard",
@@ -104,9 +108,9 @@ def separate_cluster(tmp_path) -> Iterator[tuple[str, dict[str, subprocess.Popen
         name: subprocess.Popen(
             [BIN / "dask", "worker", "--scheduler-file", str(scheduler_file), "--name", name,
              "--nthreads", "1", "--no-nanny", "--no-dashboard", "--host", "127.0.0.1"],
-            **quiet,
+            env=environment, **quiet,
         )  # fmt: skip
-        for name in ("worker-a", "worker-b")
+        for name in names
     }
     try:
         deadline = time.monotonic() + STARTUP_SECONDS
@@ -115,8 +119,9 @@ def separate_cluster(tmp_path) -> Iterator[tuple[str, dict[str, subprocess.Popen
         address = json.loads(scheduler_file.read_text())["address"]
         ready = subprocess.run(  # a client of its own process: see the module's docstring
             [sys.executable, "-c", "import sys, distributed; "
-             "distributed.Client(sys.argv[1]).wait_for_workers(2, timeout=float(sys.argv[2]))",
-             address, str(STARTUP_SECONDS)],
+             "distributed.Client(sys.argv[1]).wait_for_workers(int(sys.argv[2]), "
+             "timeout=float(sys.argv[3]))",
+             address, str(len(names)), str(STARTUP_SECONDS)],
             timeout=2 * STARTUP_SECONDS,
         )  # fmt: skip
         assert ready.returncode == 0
@@ -125,6 +130,31 @@ def separate_cluster(tmp_path) -> Iterator[tuple[str, dict[str, subprocess.Popen
         for process in (*workers.values(), scheduler):
             process.kill()
             process.wait()
+
+
+@pytest.fixture
+def separate_cluster(tmp_path) -> Iterator[tuple[str, dict[str, subprocess.Popen]]]:
+    with dask_processes(tmp_path, ("worker-a", "worker-b")) as cluster:
+        yield cluster
+
+
+def test_a_worker_that_cannot_grade_as_the_client_would_refuses_before_any_grading(tmp_path):
+    """A worker running other grader code (here a copy with one comment added) refuses, as a
+    worker whose host lacks a protection does under --require-isolation: exit 2, naming it."""
+    copy = tmp_path / "other"
+    shutil.copytree(ROOT / "grader", copy / "grader", ignore=shutil.ignore_patterns("__pycache__"))
+    with (copy / "grader" / "score.py").open("a") as changed:
+        changed.write("# a later version\n")
+    environment = {**os.environ, "PYTHONPATH": str(copy)}
+    with dask_processes(tmp_path, ("other-grader",), environment) as (address, _):
+        out = tmp_path / "out"
+        finished = grader_grade(
+            str(ROOT / "submissions"), "--out", str(out), "--cluster", address,
+            "--require-isolation",
+        )  # fmt: skip
+    assert finished.returncode == 2
+    assert "refuse to grade" in finished.stderr and "grader's code differs" in finished.stderr
+    assert not any(out.glob("*/results.json"))
 
 
 def test_a_worker_killed_mid_batch_loses_nothing_and_grades_nothing_twice(
