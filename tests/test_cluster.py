@@ -184,3 +184,42 @@ def test_a_worker_killed_mid_batch_loses_nothing_and_grades_nothing_twice(
     results = [json.loads(p.read_text()) for p in out.glob("*/results.json")]
     assert len(results) == count
     assert all(r["score"] == 100 and r["error"] is None for r in results)
+
+
+def test_a_worker_that_joins_and_refuses_hands_its_batches_to_the_others(tmp_path):
+    copy = tmp_path / "other"
+    shutil.copytree(ROOT / "grader", copy / "grader", ignore=shutil.ignore_patterns("__pycache__"))
+    with (copy / "grader" / "score.py").open("a") as changed:
+        changed.write("# a later version\n")
+    count = 160
+    make_class(tmp_path / "in", count)
+    out = tmp_path / "out"
+    with dask_processes(tmp_path, ("worker-a",)) as (address, _):
+        grading = subprocess.Popen(
+            [sys.executable, "-m", "grader", "grade", str(tmp_path / "in"), "--out", str(out),
+             "--cluster", address],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        deadline = time.monotonic() + GRADING_SECONDS
+        while grading.poll() is None and time.monotonic() < deadline:
+            if any(out.glob("*/results.json")):
+                break
+            time.sleep(0.02)
+        late = subprocess.Popen(
+            [BIN / "dask", "worker", address, "--name", "late", "--nthreads", "1",
+             "--no-nanny", "--no-dashboard", "--host", "127.0.0.1"],
+            env={**os.environ, "PYTHONPATH": str(copy)},
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        try:
+            stdout, stderr = grading.communicate(timeout=GRADING_SECONDS)
+        finally:
+            late.kill()
+            late.wait()
+    assert grading.returncode == 0, stderr
+    assert f"Graded {count} submission(s), 0 unchanged" in stdout
+    results = [json.loads(p.read_text()) for p in out.glob("*/results.json")]
+    assert len(results) == count
+    assert all(r["score"] == 100 and r["error"] is None for r in results)
+    # The late worker joined while most of the class was still waiting, and was handed some.
+    assert "refuses to grade: its grader's code differs" in stderr

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import logging
 import shutil
 import tempfile
 import threading
@@ -34,6 +35,7 @@ from grader.sandbox.pool import SandboxUnavailable, WorkerPool
 from grader.score import SubmissionResult
 from grader.spec import Assignment, load_assignment
 
+logger = logging.getLogger(__name__)
 PLUGIN_NAME = "grader-sandbox"
 LOCAL_PREFIX = "local:"
 # Submissions per task. One takes about 17 ms of CPU; a task costs the scheduler and the
@@ -47,6 +49,17 @@ FLUSH_SECONDS = 0.05
 # Batches queued per Dask worker thread: one running, one ready to start.
 BATCHES_PER_THREAD = 2
 CONNECT_SECONDS = 10
+
+
+class WorkerRefused(SandboxUnavailable):
+    """A Dask worker that cannot grade as the client would: its batches go elsewhere."""
+
+    def __init__(self, worker: str, reason: str) -> None:
+        super().__init__(worker, reason)  # both in args: the exception crosses the network
+        self.worker, self.reason = worker, reason
+
+    def __str__(self) -> str:
+        return f"the Dask worker at {self.worker} refuses to grade: {self.reason}"
 
 
 class RemoteFailure(Exception):
@@ -89,10 +102,20 @@ class SandboxPlugin(WorkerPlugin):
         self.host_protections: dict[str, str] = {}
 
     async def setup(self, worker: Any) -> None:
+        # A worker that joins a running batch may be handed a task before its sandbox is up:
+        # the task waits for this.
+        self.ready = threading.Event()
+        self.address = worker.address
         # Starting the pool takes a second: off the worker's event loop, so it stays responsive.
         await asyncio.to_thread(self._start, worker.state.nthreads)
 
     def _start(self, threads: int) -> None:
+        try:
+            self._start_pool(threads)
+        finally:
+            self.ready.set()
+
+    def _start_pool(self, threads: int) -> None:
         self.folder = Path(tempfile.mkdtemp(prefix="grader-assignment-"))
         with zipfile.ZipFile(io.BytesIO(self.assignment_zip)) as archive:
             archive.extractall(self.folder)
@@ -115,8 +138,9 @@ class SandboxPlugin(WorkerPlugin):
         self.threads = ThreadPoolExecutor(2 * threads)
 
     def grade(self, submissions: list[Submission]) -> list[SubmissionResult | _Failed]:
+        self.ready.wait()
         if self.pool is None:
-            raise SandboxUnavailable(f"this Dask worker refuses to grade: {self.refusal}")
+            raise WorkerRefused(self.address, self.refusal or "its sandbox did not start")
         return list(self.threads.map(self._grade_one, submissions))
 
     def _grade_one(self, submission: Submission) -> SubmissionResult | _Failed:
@@ -156,6 +180,7 @@ class DaskExecutor:
         self.waiting: list[tuple[Submission, Future[SubmissionResult]]] = []
         # Tasks in flight are held here: a Dask future nobody holds is cancelled.
         self.tasks: set[Any] = set()
+        self.refusing: set[str] = set()  # workers that joined later and refuse to grade
         self.lock = threading.Lock()
         self.last_added = time.monotonic()
         self.closed = threading.Event()
@@ -180,21 +205,42 @@ class DaskExecutor:
     def _send(self) -> None:
         """Send the waiting submissions as one task (the lock is held)."""
         batch, self.waiting = self.waiting, []
-        task = self.client.submit(grade_on_worker, [s for s, _ in batch], pure=False)
-        self.tasks.add(task)
-        task.add_done_callback(lambda done: self._settle(done, [f for _, f in batch]))
+        self._submit(batch)
 
-    def _settle(self, task: Any, futures: list[Future[SubmissionResult]]) -> None:
-        """Hand each submission its result, or the batch's failure to each of them."""
+    def _submit(self, batch: list[tuple[Submission, Future[SubmissionResult]]]) -> None:
+        """One task for `batch`, on any worker that has not refused (the lock is held)."""
+        allowed = None
+        if self.refusing:
+            allowed = [w for w in self.client.nthreads() if w not in self.refusing]
+            if not allowed:
+                for _, future in batch:
+                    future.set_exception(SandboxUnavailable("every Dask worker refuses to grade"))
+                return
+        submissions = [submission for submission, _ in batch]
+        task = self.client.submit(
+            grade_on_worker, submissions, pure=False, workers=allowed, allow_other_workers=False
+        )
+        self.tasks.add(task)
+        task.add_done_callback(lambda done: self._settle(done, batch))
+
+    def _settle(self, task: Any, batch: list[tuple[Submission, Future[SubmissionResult]]]) -> None:
+        """Hand each submission its result, or the batch's failure to each of them; a batch a
+        worker refused is sent again, to the others."""
+        with self.lock:
+            self.tasks.discard(task)
         try:
             results = task.result()
+        except WorkerRefused as refusal:
+            logger.warning("%s; its batches go to the other workers", refusal)
+            with self.lock:
+                self.refusing.add(refusal.worker)
+                self._submit(batch)
+            return
         except BaseException as problem:  # noqa: BLE001 - every waiting submission hears of it
-            for future in futures:
+            for _, future in batch:
                 future.set_exception(problem)
             return
-        finally:
-            with self.lock:
-                self.tasks.discard(task)
+        futures = [future for _, future in batch]
         for future, result in zip(futures, results, strict=True):
             if isinstance(result, _Failed):
                 future.set_exception(RemoteFailure(result.reason))
