@@ -54,6 +54,16 @@ def _grade(args: argparse.Namespace) -> int:
                 file=sys.stderr,
             )
             return 1
+        if args.templates:
+            from jinja2 import TemplateError
+
+            from grader.pages import use_templates
+
+            try:
+                use_templates(Path(args.templates))
+            except (NotADirectoryError, TemplateError) as problem:
+                print(f"grader grade: --templates: {problem}", file=sys.stderr)
+                return 2
         try:
             assignment = _assignment(args.assignment)
             roster = load_roster(Path(args.roster)) if args.roster else None
@@ -236,6 +246,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--cluster",
         help="grade on a Dask cluster: tcp://HOST:PORT of its scheduler, or local:N to start "
         "N worker processes here (default: $DASK_SCHEDULER_ADDRESS, else this machine's cores)",
+    )
+    grade.add_argument(
+        "--templates",
+        metavar="DIR",
+        help="Jinja2 templates (report.html, summary.html, _parts.html, base.css, ...) used "
+        "instead of ours, file by file",
     )
     grade.set_defaults(handler=_grade)
 

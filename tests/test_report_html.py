@@ -339,3 +339,23 @@ def test_a_template_that_does_not_parse_or_no_folder_stops_before_grading(tmp_pa
     with pytest.raises(NotADirectoryError):
         use_templates(tmp_path / "summary.html")
     assert student_report(_result(), _Assignment()).startswith("<!DOCTYPE html>")  # ours kept
+
+
+def test_an_instructors_templates_replace_ours_file_by_file(tmp_path):
+    from tests.conftest import ROOT, run_grader
+
+    mine = tmp_path / "templates"
+    mine.mkdir()
+    ours = (ROOT / "grader" / "templates" / "report.html").read_text(encoding="utf-8")
+    (mine / "report.html").write_text(ours.replace("<title>", "<title>Course 101 · "))
+    out = tmp_path / "out"
+    done = run_grader("grade", str(ROOT / "submissions" / "alice_chen.ipynb"), "--out", str(out),
+                      "--templates", str(mine))
+    assert done.returncode == 0, done.stderr
+    assert "<title>Course 101 · " in next(out.glob("*/report.html")).read_text(encoding="utf-8")
+    assert "Course 101" not in (out / "index.html").read_text(encoding="utf-8")
+    (mine / "summary.html").write_text("{% if %}")
+    broken = run_grader("grade", str(ROOT / "submissions" / "alice_chen.ipynb"), "--out",
+                        str(tmp_path / "again"), "--templates", str(mine))
+    assert broken.returncode == 2 and "--templates" in broken.stderr
+    assert not (tmp_path / "again").exists()
