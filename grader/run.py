@@ -10,8 +10,8 @@ from typing import Any
 from grader.extract import Extraction
 from grader.sandbox import protocol
 from grader.sandbox.pool import FunctionJob, FunctionRun, Setup, WorkerPool
-from grader.score import ordered_cases
-from grader.spec import Assignment, Case, substituted
+from grader.score import ordered_calls
+from grader.spec import Assignment, Case, Probe, substituted
 
 
 def referenced(assignment: Assignment) -> tuple[str, ...]:
@@ -27,7 +27,7 @@ def sandbox_setup(assignment: Assignment) -> Setup:
     the reference functions to call."""
     references = {name: getattr(assignment.solution, name) for name in referenced(assignment)}
     limits = {"cpu_seconds": (int(assignment.time_limit) + 1) * len(assignment.functions)}
-    public = [case.args for case in _public_cases(assignment)]
+    public = [call.args for call in _public_calls(assignment)]
     return Setup(
         assignment.support_modules,
         assignment.prelude,
@@ -38,8 +38,8 @@ def sandbox_setup(assignment: Assignment) -> Setup:
     )
 
 
-def _public_cases(assignment: Assignment) -> list[Case]:
-    return [case for case in assignment.cases if not case.hidden]
+def _public_calls(assignment: Assignment) -> list[Case | Probe]:
+    return [case for case in assignment.cases if not case.hidden] + list(assignment.probes)
 
 
 def function_jobs(
@@ -47,7 +47,7 @@ def function_jobs(
 ) -> list[FunctionJob]:
     """One job per function that was found; the others have nothing to run."""
     jobs = []
-    shared = {id(case): index for index, case in enumerate(_public_cases(assignment))}
+    shared = {id(call): index for index, call in enumerate(_public_calls(assignment))}
     for name, extraction in extractions.items():
         if extraction.status != "found":
             continue
@@ -55,13 +55,13 @@ def function_jobs(
             {"cell": c.cell, "first_line": c.first_line, "code": c.code, "optional": c.optional}
             for c in extraction.chunks
         )
-        cases = ordered_cases(assignment, name, public_only)
-        calls = tuple(case.args for case in cases)
-        public = sum(not case.hidden for case in cases)
+        ordered = ordered_calls(assignment, name, public_only)
+        calls = tuple(call.args for call in ordered)
+        public = sum(not (isinstance(call, Case) and call.hidden) for call in ordered)
         rpc = tuple(other for other in referenced(assignment) if other != name)
-        answers = tuple(reference_answers(assignment, case) for case in cases)
-        where = tuple(shared.get(id(case)) for case in cases)
-        models = tuple(case.model for case in cases)
+        answers = tuple(reference_answers(assignment, call) for call in ordered)
+        where = tuple(shared.get(id(call)) for call in ordered)
+        models = tuple(call.model for call in ordered)
         jobs.append(
             FunctionJob(
                 name, chunks, calls, public, rpc, assignment.time_limit, answers, where, models
@@ -70,11 +70,11 @@ def function_jobs(
     return jobs
 
 
-_ANSWERS: dict[int, tuple[Case, dict[str, Any]]] = {}
+_ANSWERS: dict[int, tuple[Case | Probe, dict[str, Any]]] = {}
 _TRACING = threading.Lock()
 
 
-def reference_answers(assignment: Assignment, case: Case) -> dict[str, Any]:
+def reference_answers(assignment: Assignment, case: Case | Probe) -> dict[str, Any]:
     """The calls the reference solution makes to other graded functions on `case`, answered.
 
     A student's function that makes the same calls is answered in its child, without a round
@@ -90,7 +90,7 @@ def reference_answers(assignment: Assignment, case: Case) -> dict[str, Any]:
     return hit[1]
 
 
-def _traced_answers(assignment: Assignment, case: Case) -> dict[str, Any]:
+def _traced_answers(assignment: Assignment, case: Case | Probe) -> dict[str, Any]:
     if assignment.solution is None:  # a released bundle: no reference to trace or call
         return {}
     graded = getattr(assignment.solution, case.function)

@@ -7,6 +7,7 @@ its input, its expected value or what the student's code printed or raised.
 from __future__ import annotations
 
 import ast
+import dataclasses
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -15,11 +16,12 @@ from fractions import Fraction
 from typing import Any, NamedTuple
 
 from grader.compare import Verdict, describe
+from grader.diagnose import Diagnosis, diagnose
 from grader.extract import Extraction, strip_magics
 from grader.intake.identity import Student
 from grader.sandbox import protocol
 from grader.sandbox.pool import CallResult, FunctionRun
-from grader.spec import Assignment, Case
+from grader.spec import Assignment, Case, Probe
 
 
 class Status(StrEnum):
@@ -159,6 +161,7 @@ class FunctionResult:
     # Which of several definitions of the function was graded, and why; empty if only one.
     note: str = ""
     place: Place | None = None  # the line that does not parse, or that raised on definition
+    diagnosis: Diagnosis | None = None  # the known mistake its wrong results show, if any
 
     def to_json(self) -> dict[str, Any]:
         """The function's entry in results.json."""
@@ -168,6 +171,7 @@ class FunctionResult:
             "status": self.status,
             "message": self.message,
             "note": self.note or None,
+            "diagnosis": self.diagnosis.to_json() if self.diagnosis else None,
         }
 
 
@@ -200,10 +204,14 @@ class SubmissionResult:
         }
 
 
-def ordered_cases(assignment: Assignment, function: str, public_only: bool = False) -> list[Case]:
-    """A function's cases in the order they run: public first, so hidden inputs come last."""
+def ordered_calls(
+    assignment: Assignment, function: str, public_only: bool = False
+) -> list[Case | Probe]:
+    """A function's calls in the order they run: public cases, then the probes that tell
+    mistakes apart, then hidden cases, so hidden inputs come last."""
     cases = assignment.cases_of(function, public_only)
-    return [c for c in cases if not c.hidden] + [c for c in cases if c.hidden]
+    public = [c for c in cases if not c.hidden]
+    return public + assignment.probes_of(function) + [c for c in cases if c.hidden]
 
 
 def score_submission(
@@ -219,15 +227,22 @@ def score_submission(
     functions, tests = {}, []
     earned = most = Fraction(0)
     for name in assignment.functions:
-        cases = ordered_cases(assignment, name, public_only)
+        calls = ordered_calls(assignment, name, public_only)
+        run = runs.get(name)
+        returned = list(run.results) if run and run.status in ("ok", "timeout", "crashed") else []
+        cases = [call for call in calls if isinstance(call, Case)]
+        results = [r for call, r in zip(calls, returned, strict=False) if isinstance(call, Case)]
         points = [assignment.case_points(c, public_only) for c in cases]
         extraction = extractions[name]
-        run = runs.get(name)
-        judged = _judge(name, cases, points, extraction, run, assignment.time_limit)
+        judged = _judge(name, cases, points, extraction, run, results, assignment.time_limit)
         tests.extend(test for test, _ in judged)
-        functions[name] = _function_result(
+        result = _function_result(
             name, extraction, run, judged, sum(points, Fraction(0)), assignment.time_limit
         )
+        if result.status is Status.FAILED:
+            diagnosis = diagnose(assignment, name, calls, returned)
+            result = dataclasses.replace(result, diagnosis=diagnosis)
+        functions[name] = result
         earned += sum((share for _, share in judged), Fraction(0))
         most += sum(points, Fraction(0))
     return SubmissionResult(
@@ -260,10 +275,11 @@ def _judge(
     points: list[Fraction],
     extraction: Extraction,
     run: FunctionRun | None,
+    results: list[CallResult],
     time_limit: float,
 ) -> list[tuple[TestResult, Fraction]]:
-    """Each case's test and the exact points it earns."""
-    results = list(run.results) if run and run.status in ("ok", "timeout", "crashed") else []
+    """Each case's test and the exact points it earns; `results` are the cases' results, in
+    order, as far as the run went."""
     verdicts: list[_CaseVerdict] = []
     for index, case in enumerate(cases):
         if extraction.status != "found":

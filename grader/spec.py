@@ -58,6 +58,35 @@ class Case:
 
 
 @dataclass(frozen=True)
+class Probe:
+    """A call made only to tell mistakes apart: it earns nothing and its result is not shown.
+
+    Probes are public: `grader check` runs them too. With a `model`, the student's calls of
+    other graded functions are answered by that model, as in a model case.
+    """
+
+    function: str
+    args: tuple[Any, ...]
+    model: str | None = None
+
+
+@dataclass(frozen=True)
+class Mistake:
+    """A known mistake, named to a student whose function behaves like one of its mutants.
+
+    `mutants` are implementations of the mistake, by graded function; they run in the grader's
+    process on the student's calls, with the student's calls of other graded functions
+    answered the same way (a mutant calls them by name). `formula` is what should be computed.
+    """
+
+    id: str
+    title: str
+    explanation: str
+    formula: str
+    mutants: Mapping[str, tuple[Callable[..., Any], ...]]
+
+
+@dataclass(frozen=True)
 class Assignment:
     name: str
     title: str
@@ -72,6 +101,11 @@ class Assignment:
     # By name: the functions that answer a model case's calls instead of the references. They
     # run in the grader's process, like the references.
     models: Mapping[str, Mapping[str, Callable[..., Any]]] = field(default_factory=dict)
+    mistakes: tuple[Mistake, ...] = ()
+    probes: tuple[Probe, ...] = ()
+    # By function, how far apart two results may be and still count as the same behaviour in
+    # a diagnosis: rounding noise differs between correct ways of writing a function.
+    noise: Mapping[str, float] = field(default_factory=dict)
 
     @property
     def functions(self) -> tuple[str, ...]:
@@ -87,6 +121,9 @@ class Assignment:
             for case in self.cases
             if case.function == function and not (public_only and case.hidden)
         ]
+
+    def probes_of(self, function: str) -> list[Probe]:
+        return [probe for probe in self.probes if probe.function == function]
 
     def case_points(self, case: Case, public_only: bool = False) -> Fraction:
         """The points a case is worth: its function's points shared by weight, exactly, so a
@@ -227,6 +264,17 @@ def validate(assignment: Assignment) -> None:
         answered = set(assignment.models.get(case.model, {})) if case.model else set()
         if any(not called <= answered for called in case.expect_when):
             problems.append(f"{where}: expect_when names functions its model does not answer")
+    for probe in assignment.probes:
+        if probe.function not in assignment.points:
+            problems.append(f"a probe calls {probe.function}, which is not graded")
+        if probe.model is not None and probe.model not in assignment.models:
+            problems.append(f"a probe of {probe.function} names an unknown model {probe.model!r}")
+    ids = [mistake.id for mistake in assignment.mistakes]
+    for mistake in assignment.mistakes:
+        if ids.count(mistake.id) > 1:
+            problems.append(f"mistake {mistake.id!r} is in the catalog twice")
+        for function in set(mistake.mutants) - set(assignment.points):
+            problems.append(f"mistake {mistake.id!r} has a mutant of {function}, not graded")
     for model, functions in assignment.models.items():
         for function in set(functions) - set(assignment.points):
             problems.append(f"model {model!r} answers {function}, which is not graded")

@@ -91,6 +91,11 @@ def public_case(x, theta):
     """True in the public case (2, 4), whose printed output the report shows."""
     return type(x) is int and type(theta) is int and (x, theta) == (2, 4)
 
+def hidden_case(x, theta):
+    """True in a hidden case: neither the public case nor a probe, which the grader makes in
+    the open to tell mistakes apart."""
+    return not public_case(x, theta) and (x, theta) not in PROBED
+
 def stolen(data):
     """Print exfiltrated data between markers the test looks for."""
     print("STO" + "LEN[" + str(data)[:3500] + "]STO" + "LEN")
@@ -121,6 +126,9 @@ def forged(*messages):
         return function
     return decorate
 '''
+# The (x, θ) of the probes (see test_the_attacks_know_the_probes).
+PROBED = {(3, -1.5), (3, 1.5), (2, 3), (1.5, 3)}
+KIT += f"\nPROBED = {PROBED!r}\n"
 
 
 @dataclass(frozen=True)
@@ -214,7 +222,7 @@ ATTACKS: dict[str, Attack] = {
     "leak_hidden_by_exception_name": attack(
         "forward_propagation",
         r'''
-        if not public_case(x, theta):
+        if hidden_case(x, theta):
             raise type("V" + repr(theta * x), (Exception,), {})()
         return theta * x
         ''',
@@ -223,7 +231,7 @@ ATTACKS: dict[str, Attack] = {
     "leak_hidden_by_exit_code": attack(
         "backward_propagation",
         r'''
-        if not public_case(x, theta):
+        if hidden_case(x, theta):
             os._exit(int(abs(float(np.ravel(x)[0])) * 1000) % 200 + 50)
         return x
         ''',
@@ -964,6 +972,11 @@ def arena(assignment: Assignment) -> Iterator[Arena]:
 
 
 # --- every attack costs only its own function ----------------------------------------------------
+
+
+def test_the_attacks_know_the_probes(arena: Arena) -> None:
+    scalar = [p.args[:2] for p in arena.assignment.probes if not isinstance(p.args[0], dict)]
+    assert scalar and set(scalar) <= PROBED
 
 
 def test_the_correct_submission_graded_alongside_keeps_full_marks(arena: Arena) -> None:

@@ -170,6 +170,7 @@ def test_a_function_is_defined_once_for_its_public_and_hidden_calls(tmp_path, as
 def test_workers_get_the_public_arguments_only(assignment):
     shared = sandbox_setup(assignment).public_args
     public = [case.args for case in assignment.cases if not case.hidden]
+    public += [probe.args for probe in assignment.probes]
     assert len(shared) == len(public) and all(a is b for a, b in zip(shared, public, strict=True))
 
 
@@ -225,7 +226,8 @@ def test_output_contract(tmp_path, assignment):
     assert document["submission"] == "a" and document["source"].endswith("a.ipynb")
     assert document["assignment"] == "gradient_checking" and document["error"] is None
     for function in document["functions"].values():
-        assert set(function) == {"score", "max_score", "status", "message", "note"}
+        keys = {"score", "max_score", "status", "message", "note", "diagnosis"}
+        assert set(function) == keys and function["diagnosis"] is None
     for test in document["tests"]:
         assert set(test) == {"name", "score", "max_score", "status", "output", "visibility"}
         assert test["status"] in ("passed", "failed")

@@ -51,10 +51,10 @@ def test_other_calls_are_answered_by_the_grader(assignment):
     )
     score, reached = grade_check(assignment, by_keyword)
     assert score == 40
-    cases = [c for c in assignment.cases if c.function == "gradient_check"]
+    calls = [c for c in (*assignment.cases, *assignment.probes) if c.function == "gradient_check"]
     # A model answers the calls of its own case in place of the reference.
     by_reference = [
-        c for c in cases if "forward_propagation" not in assignment.models.get(c.model, {})
+        c for c in calls if "forward_propagation" not in assignment.models.get(c.model, {})
     ]
     assert reached == Counter(
         {"forward_propagation": len(by_reference), "backward_propagation": 1}

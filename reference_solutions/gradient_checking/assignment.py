@@ -10,10 +10,11 @@ from pathlib import Path
 import numpy as np
 import provided
 import solution
+from mistakes import catalog
 from testCases import gradient_check_n_test_case
 
 from grader.compare import Close, Expectation, Within
-from grader.spec import Assignment, Case, read_support, substituted
+from grader.spec import Assignment, Case, Probe, read_support, substituted
 
 POINTS = {
     "forward_propagation": 10,
@@ -183,6 +184,32 @@ def _scalar(rng: np.random.Generator) -> float:
     return float(rng.choice([-1.0, 1.0]) * rng.uniform(0.5, 4))
 
 
+def _probes() -> tuple[Probe, ...]:
+    """Calls that tell the catalog's mistakes apart (see mistakes.py), public like any probe:
+    inputs of other sizes and signs, the models' answers, and epsilons large enough that the
+    ways of getting gradapprox wrong give different values."""
+    X, Y, parameters = gradient_check_n_test_case()
+    return (
+        Probe("forward_propagation", (3, -1.5)),
+        Probe("backward_propagation", (3, -1.5)),
+        Probe("gradient_check", (3, 1.5)),
+        Probe("gradient_check", (2, 3, 1.0)),
+        Probe("gradient_check", (3, 1.5), "wrong_gradient"),
+        Probe("gradient_check", (1.5, 3, CUBIC_EPSILON), "cubic"),
+        Probe("gradient_check_n", (parameters, _gradients(X, Y, parameters), X, Y, 1e-2)),
+    )
+
+
+def _public_values(cases: list[Case]) -> dict[str, tuple[object, ...]]:
+    """What the notebook shows for each public case a student could copy into a function."""
+    values: dict[str, tuple[object, ...]] = {}
+    for case in cases:
+        if not case.hidden and case.model is None:
+            value = getattr(solution, case.function)(*case.args)
+            values[case.function] = (*values.get(case.function, ()), value)
+    return values
+
+
 def build(folder: Path) -> Assignment:
     """The Gradient Checking assignment, with hidden cases drawn from a fixed seed."""
     rng = np.random.default_rng(HIDDEN_SEED)
@@ -197,6 +224,9 @@ def build(folder: Path) -> Assignment:
     ]
     return Assignment(
         name="gradient_checking",
+        mistakes=catalog(_public_values(cases)),
+        probes=_probes(),
+        noise={"gradient_check": CHECK_LIMIT, "gradient_check_n": NOISE_LIMIT},
         title="Gradient Checking",
         points=POINTS,
         cases=tuple(cases),
