@@ -18,6 +18,7 @@ from grader.sandbox.launch import discard, start_worker
 if TYPE_CHECKING:
     from subprocess import Popen
 
+    from grader.diagnose import Diagnosis
     from grader.read import Cell
     from grader.score import FunctionResult, Status, SubmissionResult
     from grader.spec import Assignment
@@ -183,6 +184,8 @@ def render(outcome: CheckOutcome, color: bool) -> str:
             lines.append(f"      {style(function.note, 'dim')}")
         if function.status is not Status.PASSED:
             lines.extend(f"      {line}" for line in _problems(outcome, function, style))
+        if function.diagnosis is not None:
+            lines.extend(f"      {line}" for line in _diagnosis_lines(function.diagnosis, style))
     tests = result.tests
     failed = sum(test.status is not Status.PASSED for test in tests)
     if failed:
@@ -246,6 +249,14 @@ def _problems(
                 more = len(printed) - MAX_PRINTED_LINES
                 lines.append(style(f"    ... {more} more lines", "dim"))
     return lines + hints
+
+
+def _diagnosis_lines(diagnosis: Diagnosis, style: Callable[[str, str], str]) -> list[str]:
+    """The mistake the results show, why it is one, and what to compute instead."""
+    lines = [style(f"Likely mistake: {diagnosis.title}.", "bold"), diagnosis.explanation]
+    if diagnosis.formula:
+        lines.append(f"Compute: {diagnosis.formula}")
+    return lines
 
 
 def _syntax_context(code: str) -> list[str]:

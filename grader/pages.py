@@ -10,6 +10,7 @@ summary's script, which are files of the templates' folder.
 from __future__ import annotations
 
 import base64
+import dataclasses
 import hashlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -20,6 +21,7 @@ from urllib.parse import quote
 from jinja2 import ChoiceLoader, Environment, FileSystemLoader, StrictUndefined
 from markupsafe import Markup
 
+from grader.diagnose import Diagnosis
 from grader.highlight import highlight
 from grader.intake import SEPARATOR
 from grader.intake.identity import Student
@@ -121,6 +123,8 @@ class DisplayedCase:
     score: float
     max_score: float
     stdout: str
+    # The mistake the function's results show, beside its first failing case.
+    diagnosis: Diagnosis | None = None
 
 
 @dataclass(frozen=True)
@@ -158,6 +162,10 @@ def _function(function: FunctionResult, tests: list[TestResult]) -> DisplayedFun
     """A function's cases and its code, with the lines its errors were raised at marked."""
     places = [function.place, *(t.place for t in tests)]
     marked = sorted({p.line for p in places if p is not None and p.cell == function.cell})
+    cases = [_case(t, function.message) for t in tests]
+    failing = next((i for i, case in enumerate(cases) if not case.passed), None)
+    if function.diagnosis is not None and failing is not None:
+        cases[failing] = dataclasses.replace(cases[failing], diagnosis=function.diagnosis)
     return DisplayedFunction(
         name=function.name,
         status=function.status,
@@ -167,7 +175,7 @@ def _function(function: FunctionResult, tests: list[TestResult]) -> DisplayedFun
         message=function.message,
         note=function.note,
         cell=function.cell,
-        cases=[_case(t, function.message) for t in tests],
+        cases=cases,
         code=Markup(highlight(function.code, set(marked))) if function.code else Markup(""),
         marked=marked,
     )
@@ -247,6 +255,19 @@ def summary_page(
         distribution=stats.distribution,
         functions=functions,
         case_rates=list(stats.case_rates.items()),
+        mistakes=[
+            {
+                "id": tally.id,
+                "title": tally.title,
+                "functions": tally.functions,
+                "count": tally.count,
+                "students": [
+                    {"name": shown, "href": _report_href(folder, function)}
+                    for folder, (shown, function) in tally.students.items()
+                ],
+            }
+            for tally in stats.mistakes
+        ],
         rows=(_student_row(row, stats.functions) for row in rows),
         skipped=[_skipped_entry(entry) for entry in skipped or []],
     )
@@ -256,7 +277,7 @@ def _student_row(row: dict[str, Any], functions: tuple[str, ...]) -> dict[str, A
     """A results.json as its row of the summary shows it."""
     submission = row["submission"]
     return {
-        "href": quote(submission, safe="") + "/report.html",
+        "href": _report_href(submission),
         "student": Student.from_json(row.get("student"), submission),
         "late": row.get("late") is True,
         "score": row["score"],
@@ -265,6 +286,12 @@ def _student_row(row: dict[str, Any], functions: tuple[str, ...]) -> dict[str, A
         "error": row["error"] or "",
         "public_only": row.get("public_only") is True,
     }
+
+
+def _report_href(folder: str, function: str = "") -> str:
+    """The link to a student's report, at a function's section if given."""
+    anchor = f"#fn-{function}" if function else ""
+    return quote(folder, safe="") + "/report.html" + anchor
 
 
 def _skipped_entry(entry: dict[str, Any]) -> dict[str, str]:

@@ -322,6 +322,16 @@ def summary_document(
         ],
         "functions": functions,
         "cases": cases,
+        "mistakes": [
+            {
+                "id": tally.id,
+                "title": tally.title,
+                "functions": tally.functions,
+                "count": tally.count,
+                "submissions": list(tally.students),
+            }
+            for tally in stats.mistakes
+        ],
         "results": results,
         "skipped": skipped,
     }

@@ -3,6 +3,7 @@ results.json at a time."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
@@ -26,6 +27,21 @@ class CaseRate:
     hidden: bool
     passed: int
     seen: int
+
+
+@dataclass
+class MistakeTally:
+    """A named mistake across the class: in which functions, and which students made it."""
+
+    id: str
+    title: str
+    functions: list[str] = field(default_factory=list)
+    # By output folder: the student's shown name, and the function the mistake was named in.
+    students: dict[str, tuple[str, str]] = field(default_factory=dict)
+
+    @property
+    def count(self) -> int:
+        return len(self.students)
 
 
 @dataclass
@@ -53,6 +69,8 @@ class ClassStatistics:
     case_hidden: set[str] = field(default_factory=set)
     # By output folder: the key that orders the rows (name, id, folder).
     members: dict[str, tuple[str, str, str]] = field(default_factory=dict)
+    # By mistake id, in the order first seen.
+    tallies: dict[str, MistakeTally] = field(default_factory=dict)
 
     def add(self, document: dict[str, Any]) -> None:
         folder = document["submission"]
@@ -71,11 +89,36 @@ class ClassStatistics:
             self.function_points[name] += function["score"]
             self.function_max[name] = function["max_score"]
             self.function_status[name, function["status"]] += 1
+            self._tally(function.get("diagnosis"), name, folder, who.shown)
         for test in document["tests"]:
             self.case_seen[test["name"]] += 1
             self.case_passed[test["name"]] += test["status"] == Status.PASSED
             if test["visibility"] != "visible":
                 self.case_hidden.add(test["name"])
+
+    def _tally(self, diagnosis: Any, function: str, folder: str, shown: str) -> None:
+        if not isinstance(diagnosis, dict) or not isinstance(diagnosis.get("id"), str):
+            return  # none, or a results.json older than diagnoses
+        tally = self.tallies.setdefault(
+            diagnosis["id"], MistakeTally(diagnosis["id"], str(diagnosis.get("title") or ""))
+        )
+        if function not in tally.functions:
+            tally.functions.append(function)
+        tally.students.setdefault(folder, (shown, function))
+
+    @property
+    def mistakes(self) -> list[MistakeTally]:
+        """The named mistakes, the most common first; each student's names in row order."""
+        ordered = sorted(self.tallies.values(), key=lambda tally: (-tally.count, tally.id))
+        return [
+            dataclasses.replace(
+                tally, students=dict(sorted(tally.students.items(), key=self._row_order))
+            )
+            for tally in ordered
+        ]
+
+    def _row_order(self, item: tuple[str, Any]) -> tuple[str, str, str]:
+        return self.members[item[0]]
 
     @property
     def mean(self) -> float:
