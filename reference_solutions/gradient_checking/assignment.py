@@ -195,6 +195,9 @@ def _probes() -> tuple[Probe, ...]:
         Probe("gradient_check", (3, 1.5)),
         Probe("gradient_check", (2, 3, 1.0)),
         Probe("gradient_check", (3, 1.5), "wrong_gradient"),
+        # x and θ of opposite signs: a gradapprox of the wrong sign then agrees in sign with
+        # the wrong gradient (difference 1/3), while a gradapprox of 0 still gives 1.
+        Probe("gradient_check", (3, -1.5), "wrong_gradient"),
         Probe("gradient_check", (1.5, 3, CUBIC_EPSILON), "cubic"),
         Probe("gradient_check_n", (parameters, _gradients(X, Y, parameters), X, Y, 1e-2)),
     )

@@ -321,15 +321,18 @@ def catalog(public_values: dict[str, tuple[object, ...]]) -> tuple[Mistake, ...]
                 "gradient_check_n": (
                     _network_variant(measure=lambda g, a: np.abs(g - a)),
                     _network_variant(measure=lambda g, a: np.abs(g - a) / (np.abs(g) + np.abs(a))),
+                    _network_variant(measure=lambda g, a: np.abs(g - a) / (_norm(g) + _norm(a))),
                 )
             },
         ),
         Mistake(
             "theta_not_copied",
-            "θ⁺ and θ⁻ change parameters_values itself",
-            "`thetaplus = parameters_values` does not copy the vector: adding ε to thetaplus "
-            "changes parameters_values too, so the next perturbation starts from the wrong "
-            "point. Use np.copy(parameters_values).",
+            "θ⁺ and θ⁻ are not fresh copies of parameters_values",
+            "`thetaplus = parameters_values` (or `parameters_values[:]`) does not copy the "
+            "vector: adding ε to thetaplus changes parameters_values too, so the next "
+            "perturbation starts from the wrong point; and a thetaminus copied from thetaplus "
+            "starts at θ + ε, so J⁻ is taken at θ, not θ − ε. Start each of them from "
+            "np.copy(parameters_values).",
             "thetaplus = np.copy(parameters_values); thetaplus[i][0] += epsilon",
             {
                 "gradient_check_n": tuple(
