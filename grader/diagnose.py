@@ -84,20 +84,17 @@ def _behaves_like(
     ignores_input: bool,
     atol: float,
 ) -> bool:
-    outcomes = [
-        _mutant_outcome(assignment, variant, call, result.called)
-        for call, result in zip(calls, results, strict=True)
-    ]
-    if any(outcome is None for outcome in outcomes):
-        return False
-    values = [value for value, _ in outcomes]
-    if _ignores_input(values, any(called for _, called in outcomes)) != ignores_input:
-        return False
     # A value written in is the very value copied, not one within rounding noise of it.
     margin = 0.0 if ignores_input else atol
-    return all(
-        _agrees(value, result.value, margin) for value, result in zip(values, results, strict=True)
-    )
+    outcomes = []
+    for call, result in zip(calls, results, strict=True):
+        # Call by call, so that a mutant stops running at its first disagreement.
+        outcome = _mutant_outcome(assignment, variant, call, result.called)
+        if outcome is None or not _agrees(outcome[0], result.value, margin):
+            return False
+        outcomes.append(outcome)
+    values = [value for value, _ in outcomes]
+    return _ignores_input(values, any(called for _, called in outcomes)) == ignores_input
 
 
 def _agrees(mutant: Any, student: Any, atol: float) -> bool:
