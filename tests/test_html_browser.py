@@ -26,7 +26,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 import pytest
-from conftest import CORRECT, notebook
+from conftest import CHECK, CORRECT, notebook
 from markupsafe import escape
 from test_intake import zipped
 from test_report_html import (
@@ -112,9 +112,13 @@ def _screenshot(page: Path, png: Path, size: str, work: Path) -> Path:
 
 
 # Canvas names, long and non-ASCII; Canvas ids; scores 100, 20 and 0 for the sort.
+# gradapprox divided by ε: a named mistake, shown in the report and the summary.
+CHECK_BY_EPSILON = CHECK.replace("/ (2 * epsilon)", "/ epsilon")
 CLASS = {
     "wangxiaoming_23456_900_hw.ipynb": notebook(*CORRECT),
-    f"{LONG_NAME.replace(' ', '').lower()}_123456789012345_901_hw.ipynb": notebook(*CORRECT[:3]),
+    f"{LONG_NAME.replace(' ', '').lower()}_123456789012345_901_hw.ipynb": notebook(
+        *CORRECT[:3], CHECK_BY_EPSILON
+    ),
     "chenjing_7_902_hw.ipynb": notebook(CORRECT[0]),
 }
 ROSTER = f"id,name\n23456,王小明\n123456789012345,{LONG_NAME}\n7,陈静\n"
@@ -229,6 +233,8 @@ def browsed(tmp_path_factory) -> dict[str, Page | Path | dict]:
     (root / "leaky.html").write_text(LEAKY, encoding="utf-8")
     out = root / "out"
     pages = {
+        "mistaken": root / "class" / "canvas-123456789012345" / "report.html",
+        "class": root / "class" / "index.html",
         "report": out / HOSTILE / "report.html",
         "broken": out / BROKEN / "report.html",
         "ok": out / "ok" / "report.html",
@@ -319,6 +325,19 @@ def test_summary_dom_links_every_student_and_flags_the_unreadable(browsed):
         assert f'href="{quote(student)}/report.html"' in dom
     assert re.search(r'<dd id="count">3</dd>', dom)
     assert re.search(r'<tr class="unreadable">.*?' + re.escape(quote(BROKEN)), dom, re.S)
+
+
+def test_a_named_mistake_shows_in_the_report_and_the_summary(browsed):
+    report = browsed["mistaken"].dom
+    found = re.search(
+        r'<div class="diagnosis" id="mistake-gradient_check"[^>]*>(.*?)</div>', report, re.S
+    )
+    assert found and "divides by ε, not 2ε" in found.group(1) and "(2ε)" in found.group(1)
+    summary = browsed["class"].dom
+    row = re.search(r'<tr data-mistake="epsilon_not_doubled">(.*?)</tr>', summary, re.S)
+    assert row and '<td class="num count">1</td>' in row.group(1)
+    assert 'href="canvas-123456789012345/report.html#fn-gradient_check"' in row.group(1)
+    assert LONG_NAME in row.group(1)
 
 
 def test_no_page_scrolls_sideways_and_no_number_breaks_at_either_width(browsed):
