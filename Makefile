@@ -24,6 +24,7 @@ test: bytecode
 
 bench: bytecode
 	$(BIN)/python benchmarks/throughput.py
+	$(BIN)/python benchmarks/diagnosis.py
 
 clean:
 	rm -rf $(VENV) reports/*
