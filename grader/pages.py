@@ -163,8 +163,10 @@ def _function(function: FunctionResult, tests: list[TestResult]) -> DisplayedFun
     places = [function.place, *(t.place for t in tests)]
     marked = sorted({p.line for p in places if p is not None and p.cell == function.cell})
     cases = [_case(t, function.message) for t in tests]
-    failing = next((i for i, case in enumerate(cases) if not case.passed), None)
-    if function.diagnosis is not None and failing is not None:
+    # Beside the first failing case; on public cases only, a passing function's mistake (seen
+    # on the probes) goes beside its first case.
+    failing = next((i for i, case in enumerate(cases) if not case.passed), 0)
+    if function.diagnosis is not None and cases:
         cases[failing] = dataclasses.replace(cases[failing], diagnosis=function.diagnosis)
     return DisplayedFunction(
         name=function.name,

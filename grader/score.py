@@ -239,7 +239,9 @@ def score_submission(
         result = _function_result(
             name, extraction, run, judged, sum(points, Fraction(0)), assignment.time_limit
         )
-        if result.status is Status.FAILED:
+        # On public cases only, a function that passes them may still behave like a known
+        # mistake on the probes: saying so before the hidden cases do is the point of a check.
+        if result.status is Status.FAILED or (public_only and result.status is Status.PASSED):
             diagnosis = diagnose(assignment, name, calls, returned)
             result = dataclasses.replace(result, diagnosis=diagnosis)
         functions[name] = result

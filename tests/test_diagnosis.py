@@ -8,8 +8,9 @@ first comment says what is wrong. Each file becomes a notebook with the correct 
 other three functions, and the whole corpus is graded in one batch, twice: with every case
 (`grader grade`) and with the public cases alone (`grader check`; the probes are public).
 
-- a catalog mistake is named by its id: in both runs, but for the few listed in PUBLIC_PASSES,
-  whose function passes every public case (a passed function gets no diagnosis);
+- a catalog mistake is named by its id, in both runs; on public cases alone, the few listed in
+  PUBLIC_PASSES pass every public case and are named from the probes, before the hidden
+  cases fail them;
 - the three other functions stay passed, with no diagnosis;
 - a mistake outside the catalog fails and is named nothing: a wrong name is worse than none;
 - correct submissions of tests/styles carry no diagnosis, and its stubs only `hard_coded`
@@ -42,9 +43,9 @@ FILES = sorted(f"{p.parent.name}/{p.name}" for p in MISTAKES.glob("*/*.py"))
 NAMED = [f for f in FILES if not Path(f).name.startswith(UNNAMED + "-")]
 UNKNOWN = [f for f in FILES if Path(f).name.startswith(UNNAMED + "-")]
 
-# Mistakes that `grader check` cannot name: their function passes every public case, and a
-# passed function gets no diagnosis (only failed ones are diagnosed), although the probes would
-# tell the mistake. With the hidden cases (`grader grade`) each of them fails and is named.
+# Mistakes whose function passes every public case: `grader check` names them from the probes
+# all the same, on a function it shows as passed. With the hidden cases (`grader grade`) each
+# of them fails.
 PUBLIC_PASSES = {
     ("forward_propagation", "hard_coded"): "its one public case is (2, 4), the value copied",
     ("backward_propagation", "hard_coded"): "its one public case is (2, 4), the value copied",
@@ -58,11 +59,16 @@ PUBLIC_PASSES = {
 # Submissions of tests/styles graded with the corpus: every correct one (no diagnosis anywhere)
 # and every stub, with the name its stubbed function gets with every case and with the public
 # ones. A value the notebook shows is `hard_coded`; 0, 1e-8 or noise is a value no mutant
-# returns, so it is named nothing. Stubs of values the public cases expect pass them.
+# returns, so it is named nothing. Stubs of values the public cases expect pass them, and are
+# named from the probes.
 STUB_DIAGNOSES: dict[str, tuple[str, str | None, str | None]] = {
-    "stub_forward_returns_8.ipynb": ("forward_propagation", "hard_coded", None),
-    "stub_backward_returns_2.ipynb": ("backward_propagation", "hard_coded", None),
-    "stub_gradient_check_returns_expected_output.ipynb": ("gradient_check", "hard_coded", None),
+    "stub_forward_returns_8.ipynb": ("forward_propagation", "hard_coded", "hard_coded"),
+    "stub_backward_returns_2.ipynb": ("backward_propagation", "hard_coded", "hard_coded"),
+    "stub_gradient_check_returns_expected_output.ipynb": (
+        "gradient_check",
+        "hard_coded",
+        "hard_coded",
+    ),
     "stub_gradient_check_returns_zero.ipynb": ("gradient_check", None, None),
     "stub_gradient_check_n_returns_zero.ipynb": ("gradient_check_n", None, None),
     "stub_gradient_check_n_returns_1e-8.ipynb": ("gradient_check_n", None, None),
@@ -173,14 +179,9 @@ def test_a_catalog_mistake_is_named_by_grader_check(public, file):
     function, id_ = file.split("/")[0], mistake_id(file)
     functions = _functions(public, student(file))
     graded = functions[function]
-    if (function, id_) in PUBLIC_PASSES:
-        assert graded["status"] == "passed" and graded["diagnosis"] is None, (
-            f"{file}: expected to pass every public case ({PUBLIC_PASSES[function, id_]}), but "
-            f"{function} is {graded['status']}, named {_named(graded)}"
-        )
-    else:
-        assert graded["status"] == "failed", f"{file}: {function} is {graded['status']}"
-        assert _named(graded) == id_, f"{file}: {function} is named {_named(graded)}, not {id_}"
+    status = "passed" if (function, id_) in PUBLIC_PASSES else "failed"
+    assert graded["status"] == status, f"{file}: {function} is {graded['status']}"
+    assert _named(graded) == id_, f"{file}: {function} is named {_named(graded)}, not {id_}"
     assert not (problems := _others_untouched(functions, function)), f"{file}: {problems}"
 
 
