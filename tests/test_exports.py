@@ -19,6 +19,7 @@ import pytest
 
 from grader.exports import ExportError
 from grader.exports.cli import add_commands
+from grader.exports.moodle import summary as moodle_summary
 from grader.exports.results import read_class
 from grader.exports.table import guarded, on_scale, points
 from grader.grade import grade_batch
@@ -585,6 +586,7 @@ def test_run_autograder_grades_a_broken_notebook_beside_support_files(bundle, tm
     assert output.startswith("Score: 10/100, for Gradient_Checking.ipynb.")
     assert "Not graded: gc_utils.py (a support module the assignment provides" in output
     assert "backward_propagation: failed, 0/10." in output
+    assert "\n  Likely mistake: dθ is the derivative with respect to x. " in output
     assert "gradient_check: syntax error, 0/40." in output
     assert "gradient_check_n: missing, 0/40." in output
     assert any(t["status"] == "failed" for t in results["tests"])
@@ -620,3 +622,18 @@ def test_gradescope_refuses_what_is_not_an_instructor_folder(tmp_path, capsys):
                                str(tmp_path / "a.zip"))  # fmt: skip
         assert code == 2 and says in err and err.count("\n") == 1, err
     assert not (tmp_path / "a.zip").exists()
+
+
+def test_moodle_feedback_names_the_mistake_a_function_makes(tmp_path):
+    out = tmp_path / "out"
+    write_result(out, "a", student("1", "Alice", "moodle"), {**FUNCTIONS, "gradient_check": 0.0})
+    path = out / "a" / "results.json"
+    document = json.loads(path.read_text(encoding="utf-8"))
+    document["functions"]["gradient_check"]["diagnosis"] = {
+        "id": "epsilon_not_doubled", "title": "gradapprox divides by ε, not 2ε", "explanation": "…"
+    }  # fmt: skip
+    path.write_text(json.dumps(document), encoding="utf-8")
+    line = moodle_summary(read_class(out, "moodle").students["1"])
+    named = "gradient_check: syntax error (0/40), likely mistake: gradapprox divides by ε, not 2ε;"
+    assert named in line
+    assert line.count("likely mistake") == 1

@@ -205,7 +205,8 @@ _FOR_INSTRUCTORS = {"stdout_visibility": "hidden"}
 def _overview(
     best: dict[str, Any], others: list[str], not_graded: list[str], submission: Path
 ) -> str:
-    """The text Gradescope shows above the tests: score, file, what to fix per function."""
+    """The text Gradescope shows above the tests: score, file, what to fix per function, and
+    the mistake named in it, if any."""
     lines = [
         f"Score: {points(best['score'])}/{points(best['max_score'])}, for "
         f"{_relative(best['source'], submission)}."
@@ -221,6 +222,9 @@ def _overview(
         status = function["status"].replace("_", " ")
         got = f"{points(function['score'])}/{points(function['max_score'])}"
         lines.append(f"{name}: {status}, {got}. {function['message']}")
+        diagnosis = function.get("diagnosis")
+        if diagnosis:
+            lines.append(f"  Likely mistake: {diagnosis['title']}. {diagnosis['explanation']}")
     return "\n".join(lines)
 
 

@@ -77,12 +77,14 @@ def fill_moodle(results: ClassResults, worksheet: Path, output: Path) -> FillRep
 
 
 def summary(result: StudentResult) -> str:
-    """A line of feedback: the score, then each function's status and points."""
+    """A line of feedback: the score, then each function's status and points, and the mistake
+    named in it."""
     head = f"{points(result.score)}/{points(result.max_score)} points"
     if result.error:
         return f"{head}: {result.error}"
     functions = "; ".join(
         f"{f.name}: {f.status.replace('_', ' ')} ({points(f.score)}/{points(f.max_score)})"
+        + (f", likely mistake: {f.mistake}" if f.mistake else "")
         for f in result.functions
     )
     return f"{head}. {functions}" if functions else head

@@ -29,6 +29,7 @@ class FunctionOutcome:
     score: float
     max_score: float
     status: str
+    mistake: str = ""  # the title of the mistake named in it, if any
 
 
 @dataclass(frozen=True)
@@ -132,7 +133,11 @@ def _student_result(path: Path) -> StudentResult:
         raise ValueError("no student id and no submission id")
     functions = tuple(
         FunctionOutcome(
-            name, _number(f["score"]), _number(f["max_score"]), _text(f["status"]) or "unknown"
+            name,
+            _number(f["score"]),
+            _number(f["max_score"]),
+            _text(f["status"]) or "unknown",
+            _mistake(f.get("diagnosis")),
         )
         for name, f in document.get("functions", {}).items()
     )
@@ -162,6 +167,11 @@ def _moment(stamp: str) -> float:
         return datetime.fromisoformat(stamp).timestamp()
     except ValueError:
         return float("-inf")
+
+
+def _mistake(diagnosis: Any) -> str:
+    """A diagnosis's title; empty for none, or for a results.json older than diagnoses."""
+    return _text(diagnosis.get("title")) if isinstance(diagnosis, dict) else ""
 
 
 def _text(value: Any) -> str:
