@@ -19,7 +19,7 @@ import numpy as np
 from grader.compare import Close
 from grader.sandbox import protocol
 from grader.sandbox.pool import CallResult
-from grader.spec import Assignment, Case, Probe, substituted
+from grader.spec import Assignment, Case, Probe, RecordedMutant, released_key, substituted
 
 # How close, relatively, a student's result must be to a mutant's to count as its behaviour;
 # the assignment's `noise` adds an absolute margin per function.
@@ -78,7 +78,7 @@ def _ignores_input(values: list[Any], made_calls: bool) -> bool:
 
 def _behaves_like(
     assignment: Assignment,
-    variant: Callable[..., Any],
+    variant: Callable[..., Any] | RecordedMutant,
     calls: Sequence[Case | Probe],
     results: Sequence[CallResult],
     ignores_input: bool,
@@ -117,12 +117,14 @@ _COMPUTING = threading.Lock()
 
 def _mutant_outcome(
     assignment: Assignment,
-    variant: Callable[..., Any],
+    variant: Callable[..., Any] | RecordedMutant,
     call: Case | Probe,
     called: frozenset[str],
 ) -> tuple[Any, bool] | None:
     """What a mutant returns on a call, and whether it called another graded function; None
     if it raised. Worked out once per call and set of answered functions, for every student."""
+    if isinstance(variant, RecordedMutant):
+        return variant.outcomes.get(released_key(call.args))
     model = assignment.models.get(call.model, {}) if call.model else {}
     answered = called & frozenset(model)
     key = (id(variant), id(call), answered)
@@ -176,3 +178,14 @@ def _answering(
 ) -> Callable[..., Any]:
     """What answered the student's call of `name`: the model where it did, else the reference."""
     return model[name] if name in answered else getattr(assignment.solution, name)
+
+
+def recorded(
+    assignment: Assignment, variant: Callable[..., Any], calls: Sequence[Case | Probe]
+) -> dict[str, tuple[Any, bool] | None]:
+    """A mutant's outcomes on calls no model answers, by `released_key`: what a released
+    bundle carries in place of the mutant (`grader.release`)."""
+    return {
+        released_key(call.args): _mutant_outcome(assignment, variant, call, frozenset())
+        for call in calls
+    }

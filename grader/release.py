@@ -18,12 +18,15 @@ from typing import Any
 import nbformat
 
 from grader.compare import Close, Expectation, Within
+from grader.diagnose import recorded
 from grader.sandbox.protocol import encode
+from grader.score import ordered_calls
 from grader.spec import (
     RELEASE_FORMAT,
     RELEASED_CASES,
     Assignment,
     AssignmentError,
+    Mistake,
     load_assignment,
 )
 
@@ -184,6 +187,43 @@ def public_spec(assignment: Assignment) -> dict[str, Any]:
             for case in assignment.cases
             if not case.hidden and case.model is None
         ],
+        "probes": [
+            {"function": probe.function, "args": encode(list(probe.args))}
+            for probe in assignment.probes
+            if probe.model is None
+        ],
+        "noise": dict(assignment.noise),
+        "mistakes": [
+            released
+            for mistake in assignment.mistakes
+            if (released := _released_mistake(assignment, mistake))["mutants"]
+        ],
+    }
+
+
+def _released_mistake(assignment: Assignment, mistake: Mistake) -> dict[str, Any]:
+    """A mistake with its mutants' outcomes on the calls the bundle makes, recorded here: the
+    bundle has no solution to run them with. Only for functions none of whose public calls a
+    model answers: where the instructor's grader needs a model to tell two mistakes apart
+    (a gradapprox doubled or halved gives 1/3 alike on J = θx), a bundle cannot."""
+    mutants = {}
+    for function, variants in mistake.mutants.items():
+        calls = ordered_calls(assignment, function, public_only=True)
+        if any(call.model is not None for call in calls):
+            continue
+        mutants[function] = [
+            {
+                key: None if outcome is None else [encode(outcome[0]), outcome[1]]
+                for key, outcome in recorded(assignment, variant, calls).items()
+            }
+            for variant in variants
+        ]
+    return {
+        "id": mistake.id,
+        "title": mistake.title,
+        "explanation": mistake.explanation,
+        "formula": mistake.formula,
+        "mutants": mutants,
     }
 
 

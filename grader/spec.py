@@ -24,7 +24,7 @@ from types import ModuleType
 from typing import Any
 
 from grader.compare import Close, Expectation, Within
-from grader.sandbox.protocol import ProtocolError, decode
+from grader.sandbox.protocol import ProtocolError, compact, decode, encode
 
 RELEASED_CASES = "public_cases.json"
 RELEASE_FORMAT = 1
@@ -71,6 +71,24 @@ class Probe:
 
 
 @dataclass(frozen=True)
+class RecordedMutant:
+    """A mutant as a released bundle carries it: what it returned on each public call, as the
+    instructor's grader recorded it, since a bundle has no reference solution to run it with.
+
+    By call (`released_key` of its arguments): the value and whether the mutant called
+    another graded function; None where it raised.
+    """
+
+    outcomes: Mapping[str, tuple[Any, bool] | None]
+
+
+def released_key(args: tuple[Any, ...]) -> str:
+    """The key of a call's arguments in a `RecordedMutant`: a digest, as the arguments of a
+    network are kilobytes."""
+    return hashlib.sha256(compact(encode(list(args))).encode()).hexdigest()[:24]
+
+
+@dataclass(frozen=True)
 class Mistake:
     """A known mistake, named to a student whose function behaves like one of its mutants.
 
@@ -83,7 +101,7 @@ class Mistake:
     title: str
     explanation: str
     formula: str
-    mutants: Mapping[str, tuple[Callable[..., Any], ...]]
+    mutants: Mapping[str, tuple[Callable[..., Any] | RecordedMutant, ...]]
 
 
 @dataclass(frozen=True)
@@ -315,6 +333,11 @@ def load_released(folder: str | Path) -> Assignment:
             title=data["title"],
             points={name: float(points) for name, points in data["points"].items()},
             cases=cases,
+            probes=tuple(
+                Probe(p["function"], tuple(decode(p["args"]))) for p in data.get("probes", [])
+            ),
+            mistakes=tuple(map(_released_mistake, data.get("mistakes", []))),
+            noise={name: float(margin) for name, margin in data.get("noise", {}).items()},
             support_modules=modules,
             prelude=(folder / data["prelude"]).read_text(encoding="utf-8"),
             solution=None,
@@ -327,6 +350,22 @@ def load_released(folder: str | Path) -> Assignment:
         raise AssignmentError(f"{path} is not a readable released assignment ({reason})") from None
     validate(assignment)
     return assignment
+
+
+def _released_mistake(data: dict) -> Mistake:
+    mutants = {
+        function: tuple(
+            RecordedMutant(
+                {
+                    key: None if outcome is None else (decode(outcome[0]), bool(outcome[1]))
+                    for key, outcome in variant.items()
+                }
+            )
+            for variant in variants
+        )
+        for function, variants in data["mutants"].items()
+    }
+    return Mistake(data["id"], data["title"], data["explanation"], data["formula"], mutants)
 
 
 def _expectation(data: dict) -> Expectation:

@@ -23,7 +23,7 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest import BACKWARD, CHECK, CHECK_N, FORWARD, IMPORTS, notebook
+from conftest import BACKWARD, CHECK, CHECK_N, FORWARD, IMPORTS, ROOT, notebook
 from test_styles import CORRECT as STYLE_CORRECT
 from test_styles import STUBS as STYLE_STUBS
 
@@ -212,3 +212,31 @@ def test_submissions_of_the_styles_corpus(request, run, name):
         function, in_full, in_public = STUB_DIAGNOSES[name]
         want[function] = in_full if run == "full" else in_public
     assert named == want, f"{name} ({run}): diagnoses {named}, expected {want}"
+
+
+@pytest.fixture(scope="module")
+def released(tmp_path_factory) -> dict[str, dict]:
+    """The corpus checked against a released bundle, as a student runs `grader check` there:
+    no reference solution, the mutants' outcomes recorded in public_cases.json."""
+    from grader.release import release
+    from grader.spec import load_released
+
+    folder = tmp_path_factory.mktemp("mistakes_released")
+    release(ROOT / "reference_solutions" / "gradient_checking", folder / "bundle")
+    return _grade(folder, load_released(folder / "bundle"), public_only=True)
+
+
+def test_a_released_bundle_names_what_the_instructor_s_grader_names_or_nothing(public, released):
+    """Without the models' answers or the calls a function makes, a bundle can tell fewer
+    mistakes apart: it may name nothing where grader check names one, never another one."""
+    named_there = 0
+    for file in FILES:
+        function = file.split("/")[0]
+        here = _named(_functions(released, student(file))[function])
+        there = _named(_functions(public, student(file))[function])
+        assert here in (there, None), f"{file}: the bundle names {here}, the grader {there}"
+        named_there += here is not None
+    for name in STYLE_SAMPLES:
+        for function, graded in _functions(released, name).items():
+            assert _named(graded) in (_named(_functions(public, name)[function]), None), name
+    assert named_there >= len(NAMED) // 2, f"only {named_there} of {len(NAMED)} named"

@@ -19,6 +19,7 @@ from grader.spec import Mistake
 # What the student's function should compute, as the report shows it beside a diagnosis.
 GRADAPPROX = "gradapprox = (J(θ + ε) − J(θ − ε)) / (2ε)"
 DIFFERENCE = "difference = ‖grad − gradapprox‖₂ / (‖grad‖₂ + ‖gradapprox‖₂)"
+PERTURBATION = "θ⁺ = θ + ε·eᵢ and θ⁻ = θ − ε·eᵢ: parameter i alone moves, from a fresh copy of θ"
 
 # What notebooks show for gradient_check_n's test case besides the value computed here: the
 # rounding noise of the environments they were run in (the seed prints the first). A student
@@ -262,7 +263,7 @@ def catalog(public_values: dict[str, tuple[object, ...]]) -> tuple[Mistake, ...]
             "grad must come from backward propagation. Taken from gradapprox, the two are "
             "equal and the difference is always 0, so the check can never find a wrong "
             "gradient.",
-            "grad = backward_propagation(x, theta); " + DIFFERENCE,
+            f"grad = ∂J/∂θ, from backward propagation; {DIFFERENCE}",
             # Not for gradient_check_n: it calls no graded function, so a difference that is
             # always 0 cannot be told from a 0 written in.
             {"gradient_check": (_grad_is_gradapprox,)},
@@ -272,7 +273,7 @@ def catalog(public_values: dict[str, tuple[object, ...]]) -> tuple[Mistake, ...]
             "backward_propagation is called with its arguments swapped",
             "backward_propagation takes (x, theta); called as backward_propagation(theta, x) "
             "it returns θ instead of x.",
-            "grad = backward_propagation(x, theta)",
+            "grad = ∂J/∂θ at (x, θ): backward_propagation takes x first, then θ",
             {"gradient_check": (_arguments_swapped,)},
         ),
         Mistake(
@@ -333,7 +334,7 @@ def catalog(public_values: dict[str, tuple[object, ...]]) -> tuple[Mistake, ...]
             "perturbation starts from the wrong point; and a thetaminus copied from thetaplus "
             "starts at θ + ε, so J⁻ is taken at θ, not θ − ε. Start each of them from "
             "np.copy(parameters_values).",
-            "thetaplus = np.copy(parameters_values); thetaplus[i][0] += epsilon",
+            PERTURBATION,
             {
                 "gradient_check_n": tuple(
                     _network_variant(perturbed=p)
@@ -346,7 +347,7 @@ def catalog(public_values: dict[str, tuple[object, ...]]) -> tuple[Mistake, ...]
             "ε is added to every parameter at once",
             "Each gradapprox[i] must nudge parameter i alone; adding ε to the whole vector "
             "gives every entry the same value, the slope along all parameters together.",
-            "thetaplus = np.copy(parameters_values); thetaplus[i][0] += epsilon",
+            PERTURBATION,
             {"gradient_check_n": (_network_variant(perturbed=_all_perturbed), _all_at_once)},
         ),
         Mistake(
