@@ -211,7 +211,7 @@ def ordered_calls(
     mistakes apart, then hidden cases, so hidden inputs come last."""
     cases = assignment.cases_of(function, public_only)
     public = [c for c in cases if not c.hidden]
-    return public + assignment.probes_of(function) + [c for c in cases if c.hidden]
+    return public + assignment.probes_of(function, public_only) + [c for c in cases if c.hidden]
 
 
 def score_submission(

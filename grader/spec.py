@@ -68,6 +68,9 @@ class Probe:
     function: str
     args: tuple[Any, ...]
     model: str | None = None
+    # Made only when the hidden cases are not run (`grader check`, --public-only): for a
+    # probe the hidden cases make needless, which would cost every graded submission a call.
+    instead_of_hidden: bool = False
 
 
 @dataclass(frozen=True)
@@ -140,8 +143,12 @@ class Assignment:
             if case.function == function and not (public_only and case.hidden)
         ]
 
-    def probes_of(self, function: str) -> list[Probe]:
-        return [probe for probe in self.probes if probe.function == function]
+    def probes_of(self, function: str, public_only: bool = False) -> list[Probe]:
+        return [
+            probe
+            for probe in self.probes
+            if probe.function == function and (public_only or not probe.instead_of_hidden)
+        ]
 
     def case_points(self, case: Case, public_only: bool = False) -> Fraction:
         """The points a case is worth: its function's points shared by weight, exactly, so a

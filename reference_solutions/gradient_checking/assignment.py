@@ -199,7 +199,13 @@ def _probes() -> tuple[Probe, ...]:
         # the wrong gradient (difference 1/3), while a gradapprox of 0 still gives 1.
         Probe("gradient_check", (3, -1.5), "wrong_gradient"),
         Probe("gradient_check", (1.5, 3, CUBIC_EPSILON), "cubic"),
-        Probe("gradient_check_n", (parameters, _gradients(X, Y, parameters), X, Y, 2e-2)),
+        # The hidden network (epsilon=1e-3) tells the same mistakes apart: this one serves
+        # grader check only, sparing every graded submission 94 forward passes.
+        Probe(
+            "gradient_check_n",
+            (parameters, _gradients(X, Y, parameters), X, Y, 2e-2),
+            instead_of_hidden=True,
+        ),
     )
 
 
