@@ -100,3 +100,29 @@ def test_the_default_assignment_can_be_configured(tmp_path, monkeypatch):
     monkeypatch.setenv("GRADER_ASSIGNMENT", str(folder))
     assert default_assignment_dir() == folder
     assert load_assignment(default_assignment_dir()).name == "tiny"
+
+
+def test_a_mistake_catalog_and_probes_that_cannot_be_used_are_listed(tmp_path):
+    from dataclasses import replace
+
+    from grader.spec import Mistake, Probe, validate
+
+    assignment = load_assignment(_folder(tmp_path))
+    mistake = Mistake("doubled", "doubled", "why", "2x", {"double": (lambda x: 4 * x,)})
+    stray = Mistake("stray", "stray", "why", "", {"triple": (lambda x: x,)})
+    broken = replace(
+        assignment,
+        mistakes=(mistake, mistake, stray),
+        probes=(Probe("triple", (1,)), Probe("double", (1,), "nowhere")),
+    )
+    with pytest.raises(AssignmentError) as raised:
+        validate(broken)
+    message = str(raised.value)
+    for expected in (
+        "mistake 'doubled' is in the catalog twice",
+        "mistake 'stray' has a mutant of triple, not graded",
+        "a probe calls triple, which is not graded",
+        "a probe of double names an unknown model 'nowhere'",
+    ):
+        assert expected in message, expected
+    validate(replace(assignment, mistakes=(mistake,), probes=(Probe("double", (5,)),)))
