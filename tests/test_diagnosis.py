@@ -240,3 +240,29 @@ def test_a_released_bundle_names_what_the_instructor_s_grader_names_or_nothing(p
         for function, graded in _functions(released, name).items():
             assert _named(graded) in (_named(_functions(public, name)[function]), None), name
     assert named_there >= len(NAMED) // 2, f"only {named_there} of {len(NAMED)} named"
+
+
+@pytest.mark.parametrize("public_only", [False, True])
+def test_every_mutant_is_named_as_its_own_mistake(assignment, public_only):
+    """The catalog tells its mistakes apart on the calls the grader makes: a student who
+    behaves exactly like a mutant (calling every function a model answers) gets its id."""
+    from grader.diagnose import _mutant_outcome, diagnose
+    from grader.sandbox.pool import CallResult
+    from grader.score import ordered_calls
+
+    misnamed = []
+    for mistake in assignment.mistakes:
+        for function, variants in mistake.mutants.items():
+            calls = ordered_calls(assignment, function, public_only)
+            for index, variant in enumerate(variants):
+                results = []
+                for call in calls:
+                    answered = frozenset(assignment.models.get(call.model, {}))
+                    value, made = _mutant_outcome(assignment, variant, call, answered)
+                    results.append(
+                        CallResult(value=value, called=answered if made else frozenset())
+                    )
+                named = diagnose(assignment, function, calls, results)
+                if named is None or named.id != mistake.id:
+                    misnamed.append(f"{mistake.id} #{index} of {function}: {named and named.id}")
+    assert misnamed == []
