@@ -169,10 +169,11 @@ def _run_mutant(
     try:
         with np.errstate(all="ignore"):  # 0/0 is a mistake's own behaviour, not a warning
             value = runnable(*copy.deepcopy(call.args))
+        # What the student's value went through: the same encoding, so both compare alike.
+        value = protocol.decode(protocol.encode(value))
     except Exception:  # noqa: BLE001 - a mutant that cannot run on a call matches nobody
         return None
-    # What the student's value went through: the same encoding, so both compare alike.
-    return protocol.decode(protocol.encode(value)), bool(made)
+    return value, bool(made)
 
 
 def _answering(
