@@ -6,6 +6,7 @@ loading the assignment and reading the notebook, and nothing for reports is impo
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 from collections.abc import Callable, Mapping
@@ -26,6 +27,14 @@ if TYPE_CHECKING:
 PASSED, FAILED, UNUSABLE = 0, 1, 2
 MAX_PRINTED_LINES = 5
 _DEF = re.compile(r"^[ \t]*(?:async[ \t]+)?def[ \t]+(\w+)", re.M)
+# The tag of an inspected function that is not right yet, by how its run ended.
+_TAGS = {
+    "compared": "WRONG",
+    "not_a_dict": "WRONG",
+    "error": "ERROR",
+    "timeout": "TIMEOUT",
+    "syntax_error": "SYNTAX",
+}
 _STYLES = {"pass": "32", "fail": "31", "missing": "33", "bold": "1", "dim": "2"}
 
 
@@ -61,6 +70,7 @@ def run_check(notebook: str, assignment_dir: str | None = None) -> CheckOutcome:
 
 def _check(process: Popen, notebook: str, assignment_dir: str | None) -> CheckOutcome:
     from grader.extract import extract
+    from grader.inspections import inspected_extractions, inspection_jobs, judge_inspections
     from grader.read import read_submission, unique_ids
     from grader.run import referenced, run_functions, sandbox_setup
     from grader.sandbox.pool import WorkerPool
@@ -82,12 +92,16 @@ def _check(process: Popen, notebook: str, assignment_dir: str | None) -> CheckOu
     extractions = extract(
         submission.cells, assignment.functions, assignment.provided, referenced(assignment)
     )
+    inspected = inspected_extractions(assignment, submission.cells)
+    also = inspection_jobs(assignment, inspected)
     with WorkerPool(sandbox_setup(assignment), 1, started=[process]) as pool:
-        runs, protections = run_functions(pool, assignment, extractions, public_only=True)
+        runs, protections = run_functions(pool, assignment, extractions, True, also)
         host = pool.host_protections
     result = score_submission(
         assignment, submission_id, notebook, extractions, runs, True, protections
     )
+    inspections = judge_inspections(assignment, inspected, runs)
+    result = dataclasses.replace(result, inspections=inspections)
     hints = _hints(result, submission.cells, assignment, uses_own=not referenced(assignment))
     return CheckOutcome(result, assignment.title, host, hints)
 
@@ -186,6 +200,10 @@ def render(outcome: CheckOutcome, color: bool) -> str:
             lines.extend(f"      {line}" for line in _problems(outcome, function, style))
         if function.diagnosis is not None:
             lines.extend(f"      {line}" for line in _diagnosis_lines(function.diagnosis, style))
+    for name, inspection in result.inspections.items():
+        tag, color = ("RIGHT", "pass") if inspection.right else (_TAGS[inspection.status], "fail")
+        lines.append(f"  {style(f'{tag:<7}', color)} {name}  {style('not graded', 'dim')}")
+        lines.append(f"      {inspection.message}")
     tests = result.tests
     failed = sum(test.status is not Status.PASSED for test in tests)
     if failed:

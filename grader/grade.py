@@ -24,6 +24,7 @@ from typing import Any, Protocol
 
 import grader
 from grader.extract import extract
+from grader.inspections import inspected_extractions, inspection_jobs, judge_inspections
 from grader.intake.choose import choose
 from grader.intake.gather import Intake, Planned, Skipped, gather
 from grader.intake.roster import Roster
@@ -140,7 +141,9 @@ def grade_one(
         extractions = extract(
             submission.cells, assignment.functions, assignment.provided, referenced(assignment)
         )
-        runs, protections = run_functions(pool, assignment, extractions, public_only)
+        inspected = inspected_extractions(assignment, submission.cells)
+        also = inspection_jobs(assignment, inspected)
+        runs, protections = run_functions(pool, assignment, extractions, public_only, also)
         result = score_submission(
             assignment,
             submission.id,
@@ -150,6 +153,8 @@ def grade_one(
             public_only,
             protections,
         )
+        inspections = judge_inspections(assignment, inspected, runs)
+        result = dataclasses.replace(result, inspections=inspections)
     return dataclasses.replace(result, student=submission.student)
 
 

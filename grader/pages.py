@@ -23,6 +23,7 @@ from markupsafe import Markup
 
 from grader.diagnose import Diagnosis
 from grader.highlight import highlight
+from grader.inspections import InspectionResult, difference_text
 from grader.intake import SEPARATOR
 from grader.intake.identity import Student
 from grader.score import FunctionResult, Status, SubmissionResult, TestResult
@@ -183,6 +184,42 @@ def _function(function: FunctionResult, tests: list[TestResult]) -> DisplayedFun
     )
 
 
+@dataclass(frozen=True)
+class DisplayedEntry:
+    """An entry of an inspected function's result, as the report's table shows it."""
+
+    name: str
+    right: bool
+    verdict: str
+    difference: str
+
+
+@dataclass(frozen=True)
+class DisplayedInspection:
+    """An ungraded inspection as its section of the report shows it."""
+
+    name: str
+    right: bool
+    about: str
+    cell: int | None
+    message: str
+    entries: list[DisplayedEntry]
+
+
+def _inspection(inspection: InspectionResult) -> DisplayedInspection:
+    return DisplayedInspection(
+        name=inspection.function,
+        right=inspection.right,
+        about=inspection.about,
+        cell=inspection.cell,
+        message=inspection.message,
+        entries=[
+            DisplayedEntry(e.name, e.right, e.verdict, difference_text(e.difference))
+            for e in inspection.entries
+        ],
+    )
+
+
 def student_page(
     result: SubmissionResult,
     title: str,
@@ -218,6 +255,7 @@ def student_page(
         public_only=public_only,
         error=result.error or "",
         functions=functions,
+        inspections=[_inspection(i) for i in result.inspections.values()],
     )
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import copy
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from grader.extract import Extraction
@@ -26,7 +26,9 @@ def sandbox_setup(assignment: Assignment) -> Setup:
     """What every worker gets: public support code and the public cases' arguments only, and
     the reference functions to call."""
     references = {name: getattr(assignment.solution, name) for name in referenced(assignment)}
-    limits = {"cpu_seconds": (int(assignment.time_limit) + 1) * len(assignment.functions)}
+    # A child may run every graded and inspected function: each within its time limit.
+    functions = len(assignment.functions) + len(assignment.inspections)
+    limits = {"cpu_seconds": (int(assignment.time_limit) + 1) * functions}
     public = [call.args for call in _public_calls(assignment)]
     return Setup(
         assignment.support_modules,
@@ -142,9 +144,11 @@ def run_functions(
     assignment: Assignment,
     extractions: dict[str, Extraction],
     public_only: bool = False,
+    also: Sequence[FunctionJob] = (),
 ) -> tuple[dict[str, FunctionRun], tuple[str, ...]]:
-    """Run every found function in one worker; returns runs by name and the protections used."""
-    jobs = function_jobs(assignment, extractions, public_only)
+    """Run every found function, and the jobs `also` given (ungraded inspections), in one
+    worker; returns runs by name and the protections used."""
+    jobs = [*function_jobs(assignment, extractions, public_only), *also]
     if not jobs:
         return {}, ()
     runs, protections = pool.run(jobs)

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from fractions import Fraction
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from grader.compare import Verdict, describe
 from grader.diagnose import Diagnosis, diagnose
@@ -22,6 +22,9 @@ from grader.intake.identity import Student
 from grader.sandbox import protocol
 from grader.sandbox.pool import CallResult, FunctionRun
 from grader.spec import Assignment, Case, Probe
+
+if TYPE_CHECKING:
+    from grader.inspections import InspectionResult
 
 
 class Status(StrEnum):
@@ -187,9 +190,12 @@ class SubmissionResult:
     error: str | None = None
     protections: tuple[str, ...] = ()
     student: Student | None = None  # who it belongs to, where intake says
+    # Ungraded: the inspected functions the notebook redefines, by name (grader.inspections).
+    inspections: Mapping[str, InspectionResult] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
-        """The results.json contract; `student` only where known."""
+        """The results.json contract; `student` only where known, `inspections` null when
+        there is none."""
         who = {"student": self.student.to_json()} if self.student is not None else {}
         return {
             "submission": self.submission,
@@ -201,6 +207,7 @@ class SubmissionResult:
             "functions": {name: f.to_json() for name, f in self.functions.items()},
             "tests": [test.to_json() for test in self.tests],
             "error": self.error,
+            "inspections": {name: i.to_json() for name, i in self.inspections.items()} or None,
         }
 
 

@@ -108,6 +108,22 @@ class Mistake:
 
 
 @dataclass(frozen=True)
+class Inspection:
+    """An ungraded look at a function the notebook may redefine, such as a provided one the
+    exercise asks students to fix: its result on `args`, run like any student code, is compared
+    entry by entry with `expected`, and the report says which entries are right. No points.
+    """
+
+    function: str
+    args: tuple[Any, ...]
+    # The reference's value of each entry to compare, in the order the report lists them.
+    expected: Mapping[str, Any]
+    about: str = ""  # one sentence for the report: what the student was asked to do
+    # Below this relative difference, ||a - b|| / (||a|| + ||b||), an entry is right.
+    tolerance: float = 1e-7
+
+
+@dataclass(frozen=True)
 class Assignment:
     name: str
     title: str
@@ -127,6 +143,8 @@ class Assignment:
     # By function, how far apart two results may be and still count as the same behaviour in
     # a diagnosis: rounding noise differs between correct ways of writing a function.
     noise: Mapping[str, float] = field(default_factory=dict)
+    # Ungraded functions the report compares with the reference when the notebook defines them.
+    inspections: tuple[Inspection, ...] = ()
 
     @property
     def functions(self) -> tuple[str, ...]:
@@ -303,6 +321,7 @@ def validate(assignment: Assignment) -> None:
     for model, functions in assignment.models.items():
         for function in set(functions) - set(assignment.points):
             problems.append(f"model {model!r} answers {function}, which is not graded")
+    problems.extend(_inspection_problems(assignment))
     if not assignment.time_limit > 0:
         problems.append(f"time_limit must be positive, not {assignment.time_limit!r}")
     if problems:
@@ -311,6 +330,25 @@ def validate(assignment: Assignment) -> None:
 
 
 _IDENTIFIER = re.compile(r"[^\W\d]\w*")
+
+
+def _inspection_problems(assignment: Assignment) -> list[str]:
+    """What would keep an inspection from running or from being judged."""
+    problems = []
+    names = [inspection.function for inspection in assignment.inspections]
+    for inspection in assignment.inspections:
+        where = f"inspection of {inspection.function!r}"
+        if not _IDENTIFIER.fullmatch(inspection.function):
+            problems.append(f"{where}: the function's name is not a Python identifier")
+        if inspection.function in assignment.points:
+            problems.append(f"{where}: it is a graded function; inspect only ungraded ones")
+        if names.count(inspection.function) > 1:
+            problems.append(f"{where}: declared more than once")
+        if not inspection.expected:
+            problems.append(f"{where}: expected is empty: name the entries to compare")
+        if not inspection.tolerance > 0:
+            problems.append(f"{where}: tolerance must be positive, not {inspection.tolerance!r}")
+    return problems
 
 
 def load_released(folder: str | Path) -> Assignment:

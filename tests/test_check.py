@@ -16,7 +16,7 @@ import grader.check
 from grader.check import CheckError, render, run_check, wants_color
 
 RESULTS_KEYS = {"submission", "source", "assignment", "score", "max_score", "functions", "tests",
-                "error"}  # fmt: skip
+                "error", "inspections"}  # fmt: skip
 FUNCTIONS = ("forward_propagation", "backward_propagation", "gradient_check", "gradient_check_n")
 
 

@@ -14,7 +14,7 @@ from mistakes import catalog
 from testCases import gradient_check_n_test_case
 
 from grader.compare import Close, Expectation, Within
-from grader.spec import Assignment, Case, Probe, read_support, substituted
+from grader.spec import Assignment, Case, Inspection, Probe, read_support, substituted
 
 POINTS = {
     "forward_propagation": 10,
@@ -219,6 +219,25 @@ def _public_values(cases: list[Case]) -> dict[str, tuple[object, ...]]:
     return values
 
 
+# The parameter blocks of backward_propagation_n's gradients, as gradients_to_vector stacks them.
+GRADIENT_BLOCKS = ("dW1", "db1", "dW2", "db2", "dW3", "db3")
+FIX_BACKWARD_ABOUT = (
+    "The exercise ends by asking you to find and fix the two mistakes in "
+    "backward_propagation_n. Your version is compared with the corrected one on the notebook's "
+    "test case, gradient by gradient."
+)
+
+
+def _backward_propagation_n_inspection() -> Inspection:
+    """The last step of the exercise, ungraded: which gradients of the student's
+    backward_propagation_n match the corrected one's, on the notebook's own test case."""
+    X, Y, parameters = gradient_check_n_test_case()
+    _, cache = provided.forward_propagation_n(X, Y, parameters)
+    right = solution.backward_propagation_n(X, Y, cache)
+    expected = {name: right[name] for name in GRADIENT_BLOCKS}
+    return Inspection("backward_propagation_n", (X, Y, cache), expected, FIX_BACKWARD_ABOUT)
+
+
 def build(folder: Path) -> Assignment:
     """The Gradient Checking assignment, with hidden cases drawn from a fixed seed."""
     rng = np.random.default_rng(HIDDEN_SEED)
@@ -242,5 +261,6 @@ def build(folder: Path) -> Assignment:
         solution=solution,
         folder=folder,
         models=MODELS,
+        inspections=(_backward_propagation_n_inspection(),),
         **read_support(folder, ("gc_utils", "testCases"), "provided.py"),
     )
