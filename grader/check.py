@@ -201,8 +201,8 @@ def render(outcome: CheckOutcome, color: bool) -> str:
         if function.diagnosis is not None:
             lines.extend(f"      {line}" for line in _diagnosis_lines(function.diagnosis, style))
     for name, inspection in result.inspections.items():
-        tag, color = ("RIGHT", "pass") if inspection.right else (_TAGS[inspection.status], "fail")
-        lines.append(f"  {style(f'{tag:<7}', color)} {name}  {style('not graded', 'dim')}")
+        tag, tone = ("RIGHT", "pass") if inspection.right else (_TAGS[inspection.status], "fail")
+        lines.append(f"  {style(f'{tag:<7}', tone)} {name}  {style('not graded', 'dim')}")
         lines.append(f"      {inspection.message}")
     tests = result.tests
     failed = sum(test.status is not Status.PASSED for test in tests)
