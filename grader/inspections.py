@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from grader.extract import Extraction, extract
+from grader.extract import Chunk, Extraction, extract
 from grader.read import Cell
 from grader.run import referenced
 from grader.sandbox.pool import FunctionJob, FunctionRun
@@ -24,6 +24,11 @@ from grader.spec import Assignment, Inspection
 # The inspected function makes no call whose answer the grader knows in advance. One object
 # for every job, so that the job's fixed part is encoded once (`pool._job_json`).
 _NO_ANSWERS: dict[str, Any] = {}
+# What a version of an inspected function returned, by the inspection and the code that ran: a
+# class submits few versions (the released cell untouched, the two lines fixed), so each runs
+# once per process.
+_RUNS: dict[tuple[int, tuple[Chunk, ...]], tuple[Inspection, FunctionRun]] = {}
+MAX_REMEMBERED_RUNS = 4096
 
 
 class InspectionStatus(StrEnum):
@@ -142,11 +147,14 @@ def inspected_extractions(assignment: Assignment, cells: tuple[Cell, ...]) -> di
 def inspection_jobs(
     assignment: Assignment, extractions: Mapping[str, Extraction]
 ) -> list[FunctionJob]:
-    """A sandbox job per inspected function that can run, to go with the graded functions'."""
+    """A sandbox job per inspected function to run with the graded functions': one the notebook
+    defines, in a version that has not run before."""
     jobs = []
     for inspection in assignment.inspections:
         extraction = extractions.get(inspection.function)
         if extraction is None or extraction.status != "found":
+            continue
+        if _remembered(inspection, extraction) is not None:
             continue
         chunks = tuple(
             {"cell": c.cell, "first_line": c.first_line, "code": c.code, "optional": c.optional}
@@ -173,17 +181,32 @@ def judge_inspections(
     extractions: Mapping[str, Extraction],
     runs: Mapping[str, FunctionRun],
 ) -> dict[str, InspectionResult]:
-    """Each inspected function the notebook defines, judged entry by entry."""
-    return {
-        inspection.function: _judge(
-            inspection,
-            extractions[inspection.function],
-            runs.get(inspection.function),
-            assignment.time_limit,
-        )
-        for inspection in assignment.inspections
-        if inspection.function in extractions
-    }
+    """Each inspected function the notebook defines, judged entry by entry on its run in
+    `runs` or, for a version that ran before, on that run."""
+    judged = {}
+    for inspection in assignment.inspections:
+        extraction = extractions.get(inspection.function)
+        if extraction is None:
+            continue
+        run = runs.get(inspection.function)
+        if run is None:
+            run = _remembered(inspection, extraction)
+        elif run.status == "ok":  # a timeout or a crash may come from load: it runs again
+            _remember(inspection, extraction, run)
+        judged[inspection.function] = _judge(inspection, extraction, run, assignment.time_limit)
+    return judged
+
+
+def _remembered(inspection: Inspection, extraction: Extraction) -> FunctionRun | None:
+    hit = _RUNS.get((id(inspection), extraction.chunks))
+    return hit[1] if hit is not None and hit[0] is inspection else None
+
+
+def _remember(inspection: Inspection, extraction: Extraction, run: FunctionRun) -> None:
+    if len(_RUNS) >= MAX_REMEMBERED_RUNS:
+        _RUNS.clear()
+    # The entry keeps the inspection alive, so its id stays its own.
+    _RUNS[id(inspection), extraction.chunks] = (inspection, run)
 
 
 def _judge(

@@ -12,7 +12,13 @@ import pytest
 
 from grader.extract import extract
 from grader.grade import grade_batch, grade_one
-from grader.inspections import InspectionStatus, inspected_extractions, relative_difference
+from grader.inspections import (
+    InspectionStatus,
+    inspected_extractions,
+    inspection_jobs,
+    judge_inspections,
+    relative_difference,
+)
 from grader.read import Cell, Submission
 from grader.run import referenced, sandbox_setup
 from grader.sandbox.pool import WorkerPool
@@ -219,6 +225,19 @@ def test_a_timeout_is_said_and_costs_the_graded_functions_nothing(assignment):
     assert inspection["message"] == (
         "It did not return within the time limit of 1 s: look for a loop that never ends."
     )
+    assert len(inspection_jobs(quick, inspected_extractions(quick, cells))) == 1, "not kept"
+
+
+def test_a_version_that_ran_before_is_judged_on_that_run(assignment, graded):
+    """The released cell, untouched, is most of a class: it runs once per process."""
+    cells = tuple(Cell(number, source) for number, source in enumerate((*CORRECT, SHIPPED), 1))
+    inspected = inspected_extractions(assignment, cells)
+    assert inspection_jobs(assignment, inspected) == []
+    judged = judge_inspections(assignment, inspected, {})["backward_propagation_n"]
+    _, results = graded
+    assert judged.to_json() == results["shipped"]["inspections"]["backward_propagation_n"]
+    moved = tuple(Cell(cell.number + 1, cell.source) for cell in cells)
+    assert len(inspection_jobs(assignment, inspected_extractions(assignment, moved))) == 1
 
 
 def test_a_cell_that_does_not_parse_is_a_syntax_error(assignment):
