@@ -28,6 +28,7 @@ from urllib.parse import quote
 import pytest
 from conftest import CHECK, CORRECT, notebook
 from markupsafe import escape
+from test_inspections import SHIPPED
 from test_intake import zipped
 from test_report_html import (
     BROKEN_FOLDER,
@@ -111,13 +112,18 @@ def _screenshot(page: Path, png: Path, size: str, work: Path) -> Path:
     return png
 
 
+# A backward_propagation_n whose dW1 is off by a long number (1.5e-05), for the report's
+# ungraded section, and dW2 and db1 as shipped.
+SLIGHTLY_OFF = SHIPPED.replace(
+    "dW1 = 1.0 / m * np.dot(dZ1, X.T)", "dW1 = 1.00003 / m * np.dot(dZ1, X.T)"
+)
 # Canvas names, long and non-ASCII; Canvas ids; scores 100, 20 and 0 for the sort.
 # gradapprox divided by ε: a named mistake, shown in the report and the summary.
 CHECK_BY_EPSILON = CHECK.replace("/ (2 * epsilon)", "/ epsilon")
 CLASS = {
     "wangxiaoming_23456_900_hw.ipynb": notebook(*CORRECT),
     f"{LONG_NAME.replace(' ', '').lower()}_123456789012345_901_hw.ipynb": notebook(
-        *CORRECT[:3], CHECK_BY_EPSILON
+        *CORRECT[:3], CHECK_BY_EPSILON, SLIGHTLY_OFF
     ),
     "chenjing_7_902_hw.ipynb": notebook(CORRECT[0]),
 }
@@ -274,7 +280,9 @@ def browsed(tmp_path_factory) -> dict[str, Page | Path | dict]:
             for name, (path, size) in shots.items()
         }
         futures["measured"] = pool.submit(_measure, harness, work / "measured")
-        return {name: future.result() for name, future in futures.items()}
+        results = {name: future.result() for name, future in futures.items()}
+    long_name = root / "class" / "canvas-123456789012345" / "report.html"
+    return {**results, "long name report": long_name.read_text(encoding="utf-8")}
 
 
 def test_the_checks_would_catch_a_script_and_a_request(browsed):
@@ -346,6 +354,8 @@ def test_no_page_scrolls_sideways_and_no_number_breaks_at_either_width(browsed):
     wide = measured.pop("too-wide")
     assert wide["scrollWidth"] > wide["clientWidth"] == 390
     assert len(measured) == 8
+    assert 'id="inspect-backward_propagation_n"' in browsed["long name report"]
+    assert ">1.5e-05</td>" in browsed["long name report"]
     for name, page in measured.items():
         assert page["scrollWidth"] <= page["clientWidth"], (name, page)
         assert page["broken"] == [], name

@@ -193,7 +193,7 @@ def test_the_report_has_a_section_after_the_graded_functions(graded):
     part = page[section : page.index("</section>", section)]
     assert "not graded" in part and "It changes no points." in part
     assert "Your definition is in cell 6." in part
-    assert part.count("<tr class=\"bad\">") == 2 and part.count("<tr class=\"ok\">") == 4
+    assert part.count('<tr class="bad">') == 2 and part.count('<tr class="ok">') == 4
     assert "<code>dW2</code>" in part and ">0.33</td>" in part and ">0.6</td>" in part
     fixed = (out / "fixed" / "report.html").read_text()
     assert "All right: dW1, db1, dW2, db2, dW3, db3." in fixed
