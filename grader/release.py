@@ -198,6 +198,18 @@ def public_spec(assignment: Assignment) -> dict[str, Any]:
             for mistake in assignment.mistakes
             if (released := _released_mistake(assignment, mistake))["mutants"]
         ],
+        # Ungraded, on public inputs; what they expect is the reference's value there (for
+        # Gradient Checking, the corrected gradients a public case already passes as arguments).
+        "inspections": [
+            {
+                "function": inspection.function,
+                "args": encode(list(inspection.args)),
+                "expected": encode(dict(inspection.expected)),
+                "about": inspection.about,
+                "tolerance": inspection.tolerance,
+            }
+            for inspection in assignment.inspections
+        ],
     }
 
 

@@ -389,6 +389,7 @@ def load_released(folder: str | Path) -> Assignment:
             provided=frozenset(data["provided"]),
             time_limit=float(data["time_limit"]),
             folder=folder,
+            inspections=tuple(map(_released_inspection, data.get("inspections", []))),
         )
     except (OSError, ValueError, KeyError, TypeError, AttributeError, ProtocolError) as problem:
         reason = f"{type(problem).__name__}: {problem}"
@@ -411,6 +412,19 @@ def _released_mistake(data: dict) -> Mistake:
         for function, variants in data["mutants"].items()
     }
     return Mistake(data["id"], data["title"], data["explanation"], data["formula"], mutants)
+
+
+def _released_inspection(data: dict) -> Inspection:
+    expected = decode(data["expected"])
+    if type(expected) is not dict:
+        raise ValueError("an inspection's expected entries are not a dict")
+    return Inspection(
+        function=data["function"],
+        args=tuple(decode(data["args"])),
+        expected=expected,
+        about=data["about"],
+        tolerance=float(data["tolerance"]),
+    )
 
 
 def _expectation(data: dict) -> Expectation:

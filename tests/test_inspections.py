@@ -22,7 +22,8 @@ from grader.inspections import (
 from grader.read import Cell, Submission
 from grader.run import referenced, sandbox_setup
 from grader.sandbox.pool import WorkerPool
-from grader.spec import AssignmentError, Inspection, validate
+from grader.sandbox.protocol import encode
+from grader.spec import AssignmentError, Inspection, load_assignment, validate
 from tests.conftest import CORRECT, ROOT, notebook, run_grader
 
 BLOCKS = ["dW1", "db1", "dW2", "db2", "dW3", "db3"]
@@ -290,3 +291,36 @@ def test_the_childs_cpu_budget_covers_the_inspection_too(assignment):
 
 def _submission(cells: tuple[Cell, ...]) -> Submission:
     return Submission("s", "s.ipynb", cells)
+
+
+@pytest.fixture(scope="module")
+def bundle(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("release") / "bundle"
+    done = run_grader(
+        "release", str(ROOT / "reference_solutions" / "gradient_checking"), "--out", str(out)
+    )
+    assert done.returncode == 0, done.stderr
+    return out
+
+
+def test_a_released_bundle_inspects_too_and_gives_nothing_new_away(bundle, assignment):
+    """Students check against the bundle: it carries the inspection, whose expected gradients a
+    public case of gradient_check_n already passes as its arguments."""
+    released = load_assignment(bundle)
+    (inspection,) = released.inspections
+    declared = assignment.inspections[0]
+    assert (inspection.function, inspection.about, inspection.tolerance) == (
+        declared.function, declared.about, declared.tolerance)  # fmt: skip
+    assert encode(list(inspection.args)) == encode(list(declared.args))
+    public_gradients = [
+        case.args[1] for case in released.cases if case.function == "gradient_check_n"
+    ]
+    assert any(
+        all(np.array_equal(gradients[name], value) for name, value in inspection.expected.items())
+        for gradients in public_gradients
+    )
+    path = bundle / "shipped.ipynb"
+    path.write_text(NOTEBOOKS["shipped"], encoding="utf-8")
+    done = run_grader("check", str(path))
+    assert "WRONG   backward_propagation_n  not graded" in done.stdout
+    assert "Not right yet: db1 (relative difference 0.6)" in done.stdout
