@@ -68,7 +68,7 @@ class EntryResult:
 
     @property
     def verdict(self) -> str:
-        """The entry's verdict in words, as the report's table and `grader check` show it."""
+        """The entry's verdict in words, as the report's table and the summary sentence say it."""
         if self.status is EntryStatus.WRONG_SHAPE:
             return ENTRY_VERDICTS[self.status].format(
                 shape=_shape(self.shape), expected=_shape(self.expected_shape)
@@ -127,9 +127,16 @@ class InspectionResult:
 
 
 def relative_difference(value: np.ndarray, expected: np.ndarray) -> float:
-    """||a - b|| / (||a|| + ||b||), the exercise's own measure; 0 when both are zero."""
+    """||a - b|| / (||a|| + ||b||), the exercise's own measure; 0 when both are zero.
+
+    It does not change with the scale, so both are scaled to at most 1 first: huge finite
+    values cannot overflow the norms into a difference that is not a number."""
+    scale = max(np.abs(value).max(initial=0.0), np.abs(expected).max(initial=0.0))
+    if not scale:
+        return 0.0
+    value, expected = value / scale, expected / scale
     denominator = np.linalg.norm(value) + np.linalg.norm(expected)
-    return float(np.linalg.norm(value - expected) / denominator) if denominator else 0.0
+    return float(np.linalg.norm(value - expected) / denominator)
 
 
 def inspected_extractions(assignment: Assignment, cells: tuple[Cell, ...]) -> dict[str, Extraction]:
@@ -265,7 +272,10 @@ def _entry(name: str, returned: dict, expected: Any, tolerance: float) -> EntryR
     if name not in returned:
         return EntryResult(name, EntryStatus.MISSING)
     reference = np.asarray(expected, dtype=float)
-    value = np.asarray(returned[name])
+    try:
+        value = np.asarray(returned[name])
+    except ValueError:  # nested lists of different lengths
+        return EntryResult(name, EntryStatus.NOT_NUMBERS)
     if value.dtype.kind not in "biuf":
         return EntryResult(name, EntryStatus.NOT_NUMBERS)
     if value.shape != reference.shape:

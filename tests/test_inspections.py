@@ -57,6 +57,11 @@ RAISES = SHIPPED.replace("dW2 = 1.0 / m * np.dot(dZ2, A1.T) * 2", "dW2 = None * 
 WITHOUT_DB1 = FIXED.replace('"db1": db1', '"db1_": db1')
 TRANSPOSED = FIXED.replace('"dW2": dW2', '"dW2": dW2.T')
 TUPLE = FIXED.replace("return gradients", "return gradients, cache")
+ODD_VALUES = (
+    FIXED.replace('"dW1": dW1', '"dW1": "dW1"')
+    .replace('"db1": db1', '"db1": [[1.0], [2.0, 3.0]]')
+    .replace('"dW3": dW3', '"dW3": dW3 / 0.0')
+)
 NOTEBOOKS = {
     "shipped": notebook(*CORRECT, SHIPPED),
     "fixed": notebook(*CORRECT, FIXED),
@@ -65,6 +70,7 @@ NOTEBOOKS = {
     "without_db1": notebook(*CORRECT, WITHOUT_DB1),
     "transposed": notebook(*CORRECT, TRANSPOSED),
     "tuple": notebook(*CORRECT, TUPLE),
+    "odd_values": notebook(*CORRECT, ODD_VALUES),
     "not_defined": notebook(*CORRECT),
 }
 
@@ -139,6 +145,25 @@ def test_a_block_missing_or_misshapen_is_said_plainly_and_the_others_judged(grad
     transposed = _blocks(results["transposed"])["dW2"]
     assert transposed["status"] == "wrong_shape" and transposed["difference"] is None
     assert (transposed["shape"], transposed["expected_shape"]) == ([5, 3], [3, 5])
+
+
+def test_entries_that_are_not_finite_numbers_are_said_plainly(graded):
+    _, results = graded
+    blocks = _blocks(results["odd_values"])
+    statuses = {name: block["status"] for name, block in blocks.items()}
+    assert statuses == {
+        "dW1": "not_numbers",  # a string
+        "db1": "not_numbers",  # rows of different lengths
+        "dW2": "right",
+        "db2": "right",
+        "dW3": "not_finite",  # divided by zero
+        "db3": "right",
+    }
+    message = results["odd_values"]["inspections"]["backward_propagation_n"]["message"]
+    assert message == (
+        "Not right yet: dW1 (not an array of numbers), db1 (not an array of numbers), "
+        "dW3 (holds NaN or infinity). Right: dW2, db2, db3."
+    )
 
 
 def test_a_result_that_is_not_a_dict_is_said_plainly(graded):
@@ -265,6 +290,9 @@ def test_relative_difference_is_the_exercises_measure_and_zero_for_two_zeros():
     a, b = np.array([[3.0, 0.0]]), np.array([[0.0, 4.0]])
     assert relative_difference(a, b) == pytest.approx(5 / 7)
     assert relative_difference(np.zeros((2, 1)), np.zeros((2, 1))) == 0.0
+    huge = np.array([[1e300, -1e300]])
+    assert relative_difference(huge, -huge) == 1.0
+    assert relative_difference(2 * huge, huge) == pytest.approx(1 / 3)
 
 
 def test_an_inspection_must_name_an_ungraded_function_with_entries(assignment):
