@@ -27,7 +27,8 @@ if TYPE_CHECKING:
 PASSED, FAILED, UNUSABLE = 0, 1, 2
 MAX_PRINTED_LINES = 5
 _DEF = re.compile(r"^[ \t]*(?:async[ \t]+)?def[ \t]+(\w+)", re.M)
-# The tag of an inspected function that is not right yet, by how its run ended.
+# The tag of an inspected function that is not right yet, by how its run ended; shown in the
+# colour of a missing function, not of a failure: it is not graded.
 _TAGS = {
     "compared": "WRONG",
     "not_a_dict": "WRONG",
@@ -201,7 +202,7 @@ def render(outcome: CheckOutcome, color: bool) -> str:
         if function.diagnosis is not None:
             lines.extend(f"      {line}" for line in _diagnosis_lines(function.diagnosis, style))
     for name, inspection in result.inspections.items():
-        tag, tone = ("RIGHT", "pass") if inspection.right else (_TAGS[inspection.status], "fail")
+        tag, tone = ("RIGHT", "pass") if inspection.right else (_TAGS[inspection.status], "missing")
         lines.append(f"  {style(f'{tag:<7}', tone)} {name}  {style('not graded', 'dim')}")
         lines.append(f"      {inspection.message}")
     tests = result.tests
