@@ -24,11 +24,11 @@ from grader.spec import Assignment, Inspection
 # The inspected function makes no call whose answer the grader knows in advance. One object
 # for every job, so that the job's fixed part is encoded once (`pool._job_json`).
 _NO_ANSWERS: dict[str, Any] = {}
-# What a version of an inspected function returned, by the inspection and the code that ran: a
-# class submits few versions (the released cell untouched, the two lines fixed), so each runs
-# once per process.
-_RUNS: dict[tuple[int, tuple[Chunk, ...]], tuple[Inspection, FunctionRun]] = {}
-MAX_REMEMBERED_RUNS = 4096
+# The verdict on a version of an inspected function, by the inspection and the code that ran:
+# a class submits few versions (the released cell untouched, the two lines fixed), so each runs
+# and is judged once per process.
+_VERDICTS: dict[tuple[int, tuple[Chunk, ...]], tuple[Inspection, InspectionResult]] = {}
+MAX_REMEMBERED_VERDICTS = 4096
 
 
 class InspectionStatus(StrEnum):
@@ -189,31 +189,32 @@ def judge_inspections(
     runs: Mapping[str, FunctionRun],
 ) -> dict[str, InspectionResult]:
     """Each inspected function the notebook defines, judged entry by entry on its run in
-    `runs` or, for a version that ran before, on that run."""
+    `runs`; a version judged before keeps that verdict."""
     judged = {}
     for inspection in assignment.inspections:
         extraction = extractions.get(inspection.function)
         if extraction is None:
             continue
         run = runs.get(inspection.function)
-        if run is None:
-            run = _remembered(inspection, extraction)
-        elif run.status == "ok":  # a timeout or a crash may come from load: it runs again
-            _remember(inspection, extraction, run)
-        judged[inspection.function] = _judge(inspection, extraction, run, assignment.time_limit)
+        verdict = _remembered(inspection, extraction) if run is None else None
+        if verdict is None:
+            verdict = _judge(inspection, extraction, run, assignment.time_limit)
+            if run is not None and run.status == "ok":  # a timeout may come from load
+                _remember(inspection, extraction, verdict)
+        judged[inspection.function] = verdict
     return judged
 
 
-def _remembered(inspection: Inspection, extraction: Extraction) -> FunctionRun | None:
-    hit = _RUNS.get((id(inspection), extraction.chunks))
+def _remembered(inspection: Inspection, extraction: Extraction) -> InspectionResult | None:
+    hit = _VERDICTS.get((id(inspection), extraction.chunks))
     return hit[1] if hit is not None and hit[0] is inspection else None
 
 
-def _remember(inspection: Inspection, extraction: Extraction, run: FunctionRun) -> None:
-    if len(_RUNS) >= MAX_REMEMBERED_RUNS:
-        _RUNS.clear()
+def _remember(inspection: Inspection, extraction: Extraction, verdict: InspectionResult) -> None:
+    if len(_VERDICTS) >= MAX_REMEMBERED_VERDICTS:
+        _VERDICTS.clear()
     # The entry keeps the inspection alive, so its id stays its own.
-    _RUNS[id(inspection), extraction.chunks] = (inspection, run)
+    _VERDICTS[id(inspection), extraction.chunks] = (inspection, verdict)
 
 
 def _judge(

@@ -254,8 +254,8 @@ def test_a_timeout_is_said_and_costs_the_graded_functions_nothing(assignment):
     assert len(inspection_jobs(quick, inspected_extractions(quick, cells))) == 1, "not kept"
 
 
-def test_a_version_that_ran_before_is_judged_on_that_run(assignment, graded):
-    """The released cell, untouched, is most of a class: it runs once per process."""
+def test_a_version_that_ran_before_keeps_its_verdict(assignment, graded):
+    """The released cell, untouched, is most of a class: it runs and is judged once."""
     cells = tuple(Cell(number, source) for number, source in enumerate((*CORRECT, SHIPPED), 1))
     inspected = inspected_extractions(assignment, cells)
     assert inspection_jobs(assignment, inspected) == []
