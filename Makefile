@@ -25,6 +25,7 @@ test: bytecode
 bench: bytecode
 	$(BIN)/python benchmarks/throughput.py
 	$(BIN)/python benchmarks/diagnosis.py
+	$(BIN)/python benchmarks/inspections.py
 
 clean:
 	rm -rf $(VENV) reports/*
