@@ -11,7 +11,7 @@ from grader.read import Cell
 from grader.run import reference_answers, referenced, run_functions, sandbox_setup
 from grader.sandbox import protocol
 from grader.sandbox.pool import WorkerPool
-from grader.score import score_submission
+from grader.score import ordered_calls, score_submission
 from tests.conftest import CHECK, IMPORTS
 
 
@@ -51,7 +51,7 @@ def test_other_calls_are_answered_by_the_grader(assignment):
     )
     score, reached = grade_check(assignment, by_keyword)
     assert score == 40
-    calls = [c for c in (*assignment.cases, *assignment.probes) if c.function == "gradient_check"]
+    calls = ordered_calls(assignment, "gradient_check")
     # A model answers the calls of its own case in place of the reference.
     by_reference = [
         c for c in calls if "forward_propagation" not in assignment.models.get(c.model, {})

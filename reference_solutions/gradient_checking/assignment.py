@@ -3,6 +3,7 @@
 Expected values are computed here, in the grader's process, by the reference solution.
 """
 
+import dataclasses
 import itertools
 import math
 from pathlib import Path
@@ -185,27 +186,28 @@ def _scalar(rng: np.random.Generator) -> float:
 
 
 def _probes() -> tuple[Probe, ...]:
-    """Calls that tell the catalog's mistakes apart (see mistakes.py), public like any probe:
-    inputs of other sizes and signs, the models' answers, and epsilons large enough that the
-    ways of getting gradapprox wrong give different values."""
+    """Calls that tell the catalog's mistakes apart (see mistakes.py): inputs of other sizes
+    and signs, the models' answers, and epsilons large enough that the ways of getting
+    gradapprox wrong give different values.
+
+    The hidden cases tell the same mistakes apart but one: most probes serve `grader check`
+    only, sparing every graded submission their calls.
+    """
     X, Y, parameters = gradient_check_n_test_case()
-    return (
+    check_only = [
         Probe("forward_propagation", (3, -1.5)),
         Probe("backward_propagation", (3, -1.5)),
         Probe("gradient_check", (3, 1.5)),
         Probe("gradient_check", (2, 3, 1.0)),
         Probe("gradient_check", (3, 1.5), "wrong_gradient"),
+        Probe("gradient_check", (1.5, 3, CUBIC_EPSILON), "cubic"),
+        Probe("gradient_check_n", (parameters, _gradients(X, Y, parameters), X, Y, 2e-2)),
+    ]
+    return (
+        *(dataclasses.replace(probe, instead_of_hidden=True) for probe in check_only),
         # x and θ of opposite signs: a gradapprox of the wrong sign then agrees in sign with
         # the wrong gradient (difference 1/3), while a gradapprox of 0 still gives 1.
         Probe("gradient_check", (3, -1.5), "wrong_gradient"),
-        Probe("gradient_check", (1.5, 3, CUBIC_EPSILON), "cubic"),
-        # The hidden network (epsilon=1e-3) tells the same mistakes apart: this one serves
-        # grader check only, sparing every graded submission 94 forward passes.
-        Probe(
-            "gradient_check_n",
-            (parameters, _gradients(X, Y, parameters), X, Y, 2e-2),
-            instead_of_hidden=True,
-        ),
     )
 
 
