@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
+from grader.i18n import ENGLISH, _, language, ngettext
 from grader.sandbox.launch import discard, start_worker
 
 if TYPE_CHECKING:
@@ -49,6 +50,9 @@ class CheckOutcome:
     title: str
     host_protections: Mapping[str, str]
     hints: Mapping[str, tuple[str, ...]]
+    # The language it speaks, with the assignment whose catalog has its texts.
+    language: str = ENGLISH
+    assignment_folder: Path | None = None
 
     @property
     def exit_code(self) -> int:
@@ -60,22 +64,19 @@ class CheckOutcome:
         return PASSED if passed else FAILED
 
 
-def run_check(notebook: str, assignment_dir: str | None = None) -> CheckOutcome:
-    """Run the public cases of every graded function of `notebook` in the sandbox."""
+def run_check(
+    notebook: str, assignment_dir: str | None = None, lang: str = ENGLISH
+) -> CheckOutcome:
+    """Run the public cases of every graded function of `notebook` in the sandbox; its texts
+    are in `lang`."""
     process = start_worker()
     try:
-        return _check(process, notebook, assignment_dir)
+        return _check(process, notebook, assignment_dir, lang)
     finally:
         discard(process)
 
 
-def _check(process: Popen, notebook: str, assignment_dir: str | None) -> CheckOutcome:
-    from grader.extract import extract
-    from grader.inspections import inspected_extractions, inspection_jobs, judge_inspections
-    from grader.read import read_submission, unique_ids
-    from grader.run import referenced, run_functions, sandbox_setup
-    from grader.sandbox.pool import WorkerPool
-    from grader.score import score_submission, unreadable_result
+def _check(process: Popen, notebook: str, assignment_dir: str | None, lang: str) -> CheckOutcome:
     from grader.spec import load_assignment
 
     try:
@@ -83,13 +84,26 @@ def _check(process: Popen, notebook: str, assignment_dir: str | None) -> CheckOu
         assignment = load_assignment(folder)
     except (OSError, ValueError) as problem:
         raise CheckError(str(problem)) from None
+    with language(lang, assignment.folder):
+        return _check_with(process, notebook, assignment, lang)
+
+
+def _check_with(process: Popen, notebook: str, assignment: Assignment, lang: str) -> CheckOutcome:
+    from grader.extract import extract
+    from grader.inspections import inspected_extractions, inspection_jobs, judge_inspections
+    from grader.read import read_submission, unique_ids
+    from grader.run import referenced, run_functions, sandbox_setup
+    from grader.sandbox.pool import WorkerPool
+    from grader.score import score_submission, unreadable_result
+
+    title = _(assignment.title)
     submission_id = next(unique_ids([notebook]))
     submission = read_submission(submission_id, notebook, Path(notebook))
     if submission.error is not None:
         result = unreadable_result(
             assignment, submission_id, notebook, submission.error, public_only=True
         )
-        return CheckOutcome(result, assignment.title, {}, {})
+        return CheckOutcome(result, title, {}, {}, lang, assignment.folder)
     extractions = extract(
         submission.cells, assignment.functions, assignment.provided, referenced(assignment)
     )
@@ -104,7 +118,7 @@ def _check(process: Popen, notebook: str, assignment_dir: str | None) -> CheckOu
     inspections = judge_inspections(assignment, inspected, runs)
     result = dataclasses.replace(result, inspections=inspections)
     hints = _hints(result, submission.cells, assignment, uses_own=not referenced(assignment))
-    return CheckOutcome(result, assignment.title, host, hints)
+    return CheckOutcome(result, title, host, hints, lang, assignment.folder)
 
 
 def _assignment_beside(notebook: Path) -> Path:
@@ -134,7 +148,9 @@ def _hints(
         elif uses_own:
             called = _called(function.code)
             hints[name] = tuple(
-                f"It calls your `{other}`, which fails its own public cases: fix that first."
+                _(
+                    "It calls your `{name}`, which fails its own public cases: fix that first."
+                ).format(name=other)
                 for other in assignment.functions
                 if other in failing and other != name and other in called
             )
@@ -168,8 +184,9 @@ def _misspelled(name: str, cells: tuple[Cell, ...], graded: tuple[str, ...]) -> 
     if not close:
         return ()
     return (
-        f"Cell {defined[close[0]]} defines `{close[0]}`: rename it to `{name}`, "
-        "the name the grader looks for.",
+        _(
+            "Cell {cell} defines `{found}`: rename it to `{name}`, the name the grader looks for."
+        ).format(cell=defined[close[0]], found=close[0], name=name),
     )
 
 
@@ -179,7 +196,13 @@ def wants_color(stream: TextIO, environ: Mapping[str, str]) -> bool:
 
 
 def render(outcome: CheckOutcome, color: bool) -> str:
-    """The terminal report: a line per function, and what to fix for each that fails."""
+    """The terminal report: a line per function, and what to fix for each that fails, in the
+    outcome's language."""
+    with language(outcome.language, outcome.assignment_folder):
+        return _render(outcome, color)
+
+
+def _render(outcome: CheckOutcome, color: bool) -> str:
     from grader.score import Status
 
     def style(text: str, name: str) -> str:
@@ -188,12 +211,14 @@ def render(outcome: CheckOutcome, color: bool) -> str:
     result = outcome.result
     source = result.source
     if result.error is not None:
-        return f"{style('Cannot check', 'fail')} {source}: {result.error}\n"
-    lines = [style(f"{outcome.title}: public cases of {source}", "bold"), ""]
+        return f"{style(_('Cannot check'), 'fail')} {source}: {result.error}\n"
+    heading = _("{title}: public cases of {file}").format(title=outcome.title, file=source)
+    lines = [style(heading, "bold"), ""]
     width = max(map(len, result.functions))
+    tags = max(7, *(_columns(status.tag) for status in Status))
     for name, function in result.functions.items():
         points = f"{function.score:g}/{function.max_score:g}"
-        tag = f"{function.status.tag:<7}"
+        tag = _pad(function.status.tag, tags)
         lines.append(f"  {style(tag, _color(function.status))} {name:<{width}}  {points:>7}")
         if function.note:
             lines.append(f"      {style(function.note, 'dim')}")
@@ -208,13 +233,16 @@ def render(outcome: CheckOutcome, color: bool) -> str:
     tests = result.tests
     failed = sum(test.status is not Status.PASSED for test in tests)
     if failed:
-        headline = style(f"{failed} of {len(tests)} public cases failed", "fail")
+        said = _("{failed} of {count} public cases failed").format(failed=failed, count=len(tests))
+        headline = style(said, "fail")
     else:
-        headline = style(f"All {len(tests)} public cases pass", "pass")
-    points = f"{result.score:g}/{result.max_score:g} points on public cases"
-    lines.extend(["", f"{headline} ({points})."])
+        headline = style(_("All {count} public cases pass").format(count=len(tests)), "pass")
+    points = _("{score}/{max_score} points on public cases").format(
+        score=f"{result.score:g}", max_score=f"{result.max_score:g}"
+    )
+    lines.extend(["", _("{headline} ({points}).").format(headline=headline, points=points)])
     lines.append(
-        style("Hidden cases, run after you submit, use other inputs: hard-code nothing.", "dim")
+        style(_("Hidden cases, run after you submit, use other inputs: hard-code nothing."), "dim")
     )
     note = protections_note(outcome)
     if note:
@@ -231,10 +259,27 @@ def _color(status: Status) -> str:
     return "missing" if status is Status.MISSING else "fail"
 
 
+def _columns(text: str) -> int:
+    """How many terminal columns a text takes: Chinese characters take two."""
+    import unicodedata
+
+    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
+
+
+def _pad(text: str, columns: int) -> str:
+    """`text` padded with spaces to take `columns` terminal columns."""
+    return text + " " * max(columns - _columns(text), 0)
+
+
 def protections_note(outcome: CheckOutcome) -> str | None:
     """One quiet line naming the sandbox protections this machine lacks, if any."""
     off = [name for name, state in outcome.host_protections.items() if state != "on"]
-    return f"note: sandbox protections off on this machine: {', '.join(off)}" if off else None
+    if not off:
+        return None
+    with language(outcome.language, outcome.assignment_folder):
+        return _("note: sandbox protections off on this machine: {names}").format(
+            names=", ".join(off)
+        )
 
 
 def _problems(
@@ -257,16 +302,17 @@ def _problems(
     prefix = f"{function.name}: "
     for output in dict.fromkeys(test.output for test in failed):
         same = [test for test in failed if test.output == output]
-        others = f" (and {len(same) - 1} more)" if len(same) > 1 else ""
+        others = _(" (and {count} more)").format(count=len(same) - 1) if len(same) > 1 else ""
         lines.append(f"- {same[0].name.removeprefix(prefix)}{others}")
         lines.append(f"  {output}")
         printed = same[0].stdout.strip().splitlines()
         if printed:
-            lines.append(style("  it printed:", "dim"))
+            lines.append(style("  " + _("it printed:"), "dim"))
             lines.extend(style(f"    {line}", "dim") for line in printed[:MAX_PRINTED_LINES])
             if len(printed) > MAX_PRINTED_LINES:
                 more = len(printed) - MAX_PRINTED_LINES
-                lines.append(style(f"    ... {more} more lines", "dim"))
+                said = ngettext("... {count} more line", "... {count} more lines", more)
+                lines.append(style("    " + said.format(count=more), "dim"))
     return lines + hints
 
 
@@ -290,9 +336,9 @@ def _syntax_context(code: str) -> list[str]:
         if error.text and error.lineno:
             text = error.text.rstrip("\n")
             indent = len(text) - len(text.lstrip())
-            prefix = f"line {error.lineno}:  "
+            prefix = _("line {line}:").format(line=error.lineno) + "  "
             column = max((error.offset or 1) - 1 - indent, 0)
-            return [prefix + text.strip(), " " * (len(prefix) + column) + "^"]
+            return [prefix + text.strip(), " " * (_columns(prefix) + column) + "^"]
     except ValueError:
         return []
     return []

@@ -11,6 +11,8 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from grader.i18n import _
+
 
 @dataclass(frozen=True)
 class Verdict:
@@ -23,8 +25,10 @@ def describe(value: Any) -> str:
     if isinstance(value, np.ndarray):
         if value.size <= 6:
             numbers = ", ".join(format(item, ".6g") for item in value.ravel().tolist())
-            return f"array [{numbers}] of shape {value.shape}"
-        return f"an array of shape {value.shape}"
+            return _("array [{numbers}] of shape {shape}").format(
+                numbers=numbers, shape=value.shape
+            )
+        return _("an array of shape {shape}").format(shape=value.shape)
     if isinstance(value, float):
         return repr(value)
     if value is None:
@@ -45,8 +49,8 @@ def _as_number(value: Any) -> float | None:
 
 def _not_a_number_message(got: Any) -> str:
     if got is None:
-        return "Expected a number, got None: is a `None` placeholder still in your code?"
-    return f"Expected a number, got {describe(got)}."
+        return _("Expected a number, got None: is a `None` placeholder still in your code?")
+    return _("Expected a number, got {value}.").format(value=describe(got))
 
 
 @dataclass(frozen=True)
@@ -72,32 +76,39 @@ class Close:
                 return self._judge_number(number, float(expected))
             return self._judge_numbers(np.asarray(number), expected)
         if not isinstance(got, np.ndarray | list | int | float) or isinstance(got, bool):
-            return Verdict(
-                False, f"Expected an array of shape {expected.shape}, got {describe(got)}."
-            )
+            message = _("Expected an array of shape {shape}, got {value}.")
+            return Verdict(False, message.format(shape=expected.shape, value=describe(got)))
         try:
             array = np.asarray(got, dtype=float)
         except (TypeError, ValueError):
-            return Verdict(False, f"Expected an array of numbers, got {describe(got)}.")
+            message = _("Expected an array of numbers, got {value}.")
+            return Verdict(False, message.format(value=describe(got)))
         if array.shape != expected.shape:
-            return Verdict(False, f"Expected shape {expected.shape}, got shape {array.shape}.")
+            message = _("Expected shape {expected}, got shape {got}.")
+            return Verdict(False, message.format(expected=expected.shape, got=array.shape))
         return self._judge_numbers(array, expected)
 
     def _judge_parts(self, expected: Any, got: Any, path: str) -> Verdict:
         """A structured value, part by part; a failure names the part, as `['dW1'][0]`."""
-        what = path or "The result"
+        what = path or _("The result")
         if isinstance(expected, dict):
             if not isinstance(got, dict):
-                return Verdict(False, f"{what}: expected a dict, got {describe(got)}.")
+                message = _("{part}: expected a dict, got {value}.")
+                return Verdict(False, message.format(part=what, value=describe(got)))
             parts = []
             for key, part in expected.items():
                 if key not in got:
-                    return Verdict(False, f"{path}[{key!r}]: missing from the result.")
+                    message = _("{part}: missing from the result.")
+                    return Verdict(False, message.format(part=f"{path}[{key!r}]"))
                 parts.append((part, got[key], f"{path}[{key!r}]"))
         elif not isinstance(got, list | tuple):
-            return Verdict(False, f"{what}: expected {len(expected)} items, got {describe(got)}.")
+            message = _("{part}: expected {count} items, got {value}.")
+            return Verdict(
+                False, message.format(part=what, count=len(expected), value=describe(got))
+            )
         elif len(got) != len(expected):
-            return Verdict(False, f"{what}: expected {len(expected)} items, got {len(got)}.")
+            message = _("{part}: expected {count} items, got {got}.")
+            return Verdict(False, message.format(part=what, count=len(expected), got=len(got)))
         else:
             pairs = enumerate(zip(expected, got, strict=True))
             parts = [(part, value, f"{path}[{index}]") for index, (part, value) in pairs]
@@ -109,37 +120,43 @@ class Close:
                 verdict = leaf if leaf.passed else Verdict(False, f"{where}: {leaf.message}")
             if not verdict.passed:
                 return verdict
-        return Verdict(True, "Every part matches the expected value.")
+        return Verdict(True, _("Every part matches the expected value."))
 
     def _judge_number(self, got: float, expected: float) -> Verdict:
         """`_judge_numbers` for one real number: the same arithmetic and words, without arrays."""
         if not math.isfinite(got):
-            return Verdict(False, f"Got {describe(got)}, which is not finite (nan or inf).")
+            return Verdict(False, _not_finite().format(value=describe(got)))
         if abs(got - expected) <= self.atol + self.rtol * abs(expected):
-            return Verdict(True, f"{describe(got)} matches the expected value.")
+            return Verdict(
+                True, _("{value} matches the expected value.").format(value=describe(got))
+            )
         relative = abs(got - expected) / abs(expected) if expected else math.inf
-        return Verdict(
-            False,
-            f"Expected {expected!r}, got {got!r} "
-            f"(relative error {relative:.3g}, allowed {self.rtol:g}).",
-        )
+        return Verdict(False, self._mismatch(expected, got, "", relative))
 
     def _judge_numbers(self, got: np.ndarray, expected: np.ndarray) -> Verdict:
         if not np.all(np.isfinite(got)):
-            return Verdict(False, f"Got {describe(_plain(got))}, which is not finite (nan or inf).")
+            return Verdict(False, _not_finite().format(value=describe(_plain(got))))
         error = np.abs(got - expected)
         allowed = self.atol + self.rtol * np.abs(expected)
         if np.all(error <= allowed):
-            return Verdict(True, f"{describe(_plain(got))} matches the expected value.")
+            message = _("{value} matches the expected value.")
+            return Verdict(True, message.format(value=describe(_plain(got))))
         worst = int(np.argmax(error - allowed))
         want, have = float(expected.ravel()[worst]), float(got.ravel()[worst])
         index = tuple(int(i) for i in np.unravel_index(worst, expected.shape))
-        where = "" if expected.ndim == 0 else f" at index {index}"
+        where = "" if expected.ndim == 0 else _(" at index {index}").format(index=index)
         relative = abs(have - want) / abs(want) if want else math.inf
-        return Verdict(
-            False,
-            f"Expected {want!r}, got {have!r}{where} "
-            f"(relative error {relative:.3g}, allowed {self.rtol:g}).",
+        return Verdict(False, self._mismatch(want, have, where, relative))
+
+    def _mismatch(self, expected: float, got: float, where: str, relative: float) -> str:
+        return _(
+            "Expected {expected}, got {got}{where} (relative error {relative}, allowed {allowed})."
+        ).format(
+            expected=repr(expected),
+            got=repr(got),
+            where=where,
+            relative=f"{relative:.3g}",
+            allowed=f"{self.rtol:g}",
         )
 
 
@@ -158,11 +175,21 @@ class Within:
         if number is None:
             return Verdict(False, _not_a_number_message(got))
         if self.low <= number < self.high:
-            return Verdict(True, f"{number!r} is below {self.high:g}.")
-        hint = f" {self.why}" if self.why else ""
+            message = _("{value} is below {high}.")
+            return Verdict(True, message.format(value=repr(number), high=f"{self.high:g}"))
+        hint = f" {_(self.why)}" if self.why else ""
         if number >= self.high:
-            return Verdict(False, f"Expected a value below {self.high:g}, got {number!r}.{hint}")
-        return Verdict(False, f"Expected a value of at least {self.low:g}, got {number!r}.{hint}")
+            message = _("Expected a value below {high}, got {value}.")
+            bound = f"{self.high:g}"
+        else:
+            message = _("Expected a value of at least {low}, got {value}.")
+            bound = f"{self.low:g}"
+        said = message.format(high=bound, low=bound, value=repr(number))
+        return Verdict(False, said + hint)
+
+
+def _not_finite() -> str:
+    return _("Got {value}, which is not finite (nan or inf).")
 
 
 def _plain(array: np.ndarray) -> Any:

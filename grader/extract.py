@@ -17,6 +17,7 @@ import symtable
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
+from grader.i18n import _, ngettext
 from grader.ipython_syntax import cell_magic, is_python, neutralise
 from grader.read import Cell
 
@@ -403,9 +404,7 @@ def _extract_one(name: str, notebook: _Notebook, external: frozenset[str]) -> Ex
             "syntax_error",
             cell=number,
             code=home.cell.source,
-            message=f"{type(error).__name__} in cell {number}"
-            + (f", line {error.lineno}" if error.lineno else "")
-            + f": {error.msg}",
+            message=_syntax_message(type(error).__name__, number, error.lineno, error.msg),
             note=note,
         )
     places = _Program(notebook, home, name, external).places()
@@ -516,33 +515,50 @@ def _redefinition_note(name: str, home: _Cell, reason: str, cells: list[_Cell]) 
     if not others:
         return ""
     numbers = [str(c.cell.number) for c in others]
-    listed = numbers[0] if len(numbers) == 1 else f"{', '.join(numbers[:-1])} and {numbers[-1]}"
-    verb = "defines" if len(numbers) == 1 else "define"
-    subject = f"Cell{'s' if len(numbers) > 1 else ''} {listed}"
+    listed = numbers[0]
+    if len(numbers) > 1:
+        listed = _("{cells} and {last}").format(cells=", ".join(numbers[:-1]), last=numbers[-1])
     if all(c.index > home.index for c in others):
-        said = f"{subject} {verb} `{name}` again"
+        said = ngettext(
+            "Cell {cells} defines `{name}` again",
+            "Cells {cells} define `{name}` again",
+            len(numbers),
+        )
     else:
-        said = f"{subject} also {verb} `{name}`"
+        said = ngettext(
+            "Cell {cells} also defines `{name}`", "Cells {cells} also define `{name}`", len(numbers)
+        )
     marker = {"marked": f"# GRADED FUNCTION: {name}", "unnamed": "# GRADED FUNCTION"}.get(reason)
     if marker is None:
-        why = "the last one"
+        why = _("the last one")
+    elif any((name if reason == "marked" else None) in c.marker_names for c in others):
+        why = _("the last cell marked `{marker}`").format(marker=marker)
     else:
-        marked = name if reason == "marked" else None
-        last = "last " if any(marked in c.marker_names for c in others) else ""
-        why = f"the {last}cell marked `{marker}`"
-    return f"{said}; the definition in cell {home.cell.number}, {why}, was graded."
+        why = _("the cell marked `{marker}`").format(marker=marker)
+    return _("{said}; the definition in cell {cell}, {why}, was graded.").format(
+        said=said.format(cells=listed, name=name), cell=home.cell.number, why=why
+    )
 
 
 def _missing_message(name: str, cells: list[_Cell]) -> str:
-    message = (
-        f"No function named `{name}` was found: keep the cell that starts with "
-        f"`# GRADED FUNCTION: {name}` and define `def {name}(...)` in it."
-    )
+    message = _(
+        "No function named `{name}` was found: keep the cell that starts with "
+        "`# GRADED FUNCTION: {name}` and define `def {name}(...)` in it."
+    ).format(name=name)
     for cell in cells:
         text = cell.cell.source
         if not is_python(text) and name in _DEF.findall(text):
-            message += (
-                f" Cell {cell.cell.number} starts with `%%{cell_magic(text)}`, so Jupyter does "
-                "not run it as Python: remove that line."
-            )
+            message += " " + _(
+                "Cell {cell} starts with `%%{magic}`, so Jupyter does not run it as Python: "
+                "remove that line."
+            ).format(cell=cell.cell.number, magic=cell_magic(text))
     return message
+
+
+def _syntax_message(kind: str, cell: int, line: int | None, problem: str) -> str:
+    """Where a graded cell does not parse, and Python's words for why."""
+    if line:
+        return _("{error} in cell {cell}, line {line}: {problem}").format(
+            error=kind, cell=cell, line=line, problem=problem
+        )
+    return _("{error} in cell {cell}: {problem}").format(error=kind, cell=cell, problem=problem)

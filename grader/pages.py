@@ -23,10 +23,11 @@ from markupsafe import Markup
 
 from grader.diagnose import Diagnosis
 from grader.highlight import highlight
+from grader.i18n import _, html_language, ngettext
 from grader.inspections import InspectionResult, difference_text
 from grader.intake import SEPARATOR
 from grader.intake.identity import Student
-from grader.score import FunctionResult, Status, SubmissionResult, TestResult
+from grader.score import FunctionResult, Status, SubmissionResult, TestResult, case_label
 from grader.statistics import ClassStatistics
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -54,7 +55,8 @@ def status_symbol(status: str) -> str:
 
 def _environment(folder: Path | None = None) -> Environment:
     """Templates from `folder` first, then ours; autoescaped, and compiled once each: the
-    files are not checked for changes while the process runs."""
+    files are not checked for changes while the process runs. Their texts are translated
+    when rendered, into the language active then (`grader.i18n`)."""
     loaders = [FileSystemLoader(folder)] if folder else []
     environment = Environment(
         loader=ChoiceLoader([*loaders, FileSystemLoader(TEMPLATES)]),
@@ -64,7 +66,10 @@ def _environment(folder: Path | None = None) -> Environment:
         lstrip_blocks=True,
         keep_trailing_newline=True,
         undefined=StrictUndefined,
+        extensions=["jinja2.ext.i18n"],
     )
+    environment.install_gettext_callables(gettext=_, ngettext=ngettext, newstyle=True)
+    environment.globals["html_lang"] = html_language
     environment.filters.update(
         points=points,
         percent=percent,
@@ -146,10 +151,9 @@ class DisplayedFunction:
 
 
 def _case(test: TestResult, message: str) -> DisplayedCase:
-    label = test.name.split(": ", 1)[-1]
     hidden = test.visibility != "visible"
     return DisplayedCase(
-        label=label.removeprefix("hidden case, ") if hidden else label,
+        label=case_label(test.name, hidden),
         hidden=hidden,
         passed=test.status is Status.PASSED,
         output="" if test.output == message else test.detail,

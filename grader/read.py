@@ -21,6 +21,8 @@ from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from grader.i18n import N_, _
+
 if TYPE_CHECKING:
     from grader.intake.identity import Student
 
@@ -31,12 +33,14 @@ WHOLE_READ_BYTES = 4 * 2**20  # notebooks up to this size are parsed at once, la
 _CHUNK_BYTES = 2**20
 _LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 _SCRIPT_CELL = re.compile(r"^# (?:In\[[ \d]*\]:|%%)", re.MULTILINE)
-_CLEAR_OUTPUTS = "clear the notebook's outputs (Edit > Clear All Outputs in Jupyter), save it"
-_CODE_TOO_LARGE = (
-    f"The notebook's code cells hold more than {MAX_CODE_BYTES // 2**20} MiB of code, the most "
-    "the grader reads. Data pasted into a cell is the usual cause: load it from a file instead, "
-    "delete the cells the assignment does not ask for, and submit again."
-)
+
+
+def _code_too_large() -> str:
+    return _(
+        "The notebook's code cells hold more than {size} MiB of code, the most the grader reads. "
+        "Data pasted into a cell is the usual cause: load it from a file instead, delete the "
+        "cells the assignment does not ask for, and submit again."
+    ).format(size=MAX_CODE_BYTES // 2**20)
 
 
 @dataclass(frozen=True)
@@ -80,7 +84,7 @@ def stem_of(name: str) -> str:
     """A file name without its submission suffix (`hw.ipynb.txt` → `hw`), or without its last
     suffix if it has no submission suffix."""
     lowered = name.lower()
-    for suffix, _ in _FORMATS:
+    for suffix, _format in _FORMATS:
         if lowered.endswith(suffix) and len(lowered) > len(suffix):
             return name[: -len(suffix)]
     return name.rsplit(".", 1)[0] if "." in name.lstrip(".") else name
@@ -145,9 +149,10 @@ def _decode(name: str, size: int, read: Callable[[int], bytes], hasher: Any) -> 
     script = format_of(name) is Format.SCRIPT
     if script and size > MAX_SCRIPT_BYTES:
         raise Unreadable(
-            f"The script is {_size(size)}, over the {_size(MAX_SCRIPT_BYTES)} limit on "
-            "code: remove pasted data and code the assignment does not ask for, and "
-            "submit again."
+            _(
+                "The script is {size}, over the {limit} limit on code: remove pasted data and "
+                "code the assignment does not ask for, and submit again."
+            ).format(size=_size(size), limit=_size(MAX_SCRIPT_BYTES))
         )
     if script or size <= WHOLE_READ_BYTES:
         content = _read_all(read, size, WHOLE_READ_BYTES)
@@ -161,13 +166,15 @@ def _open_regular(path: Path) -> tuple[int, int]:
     try:
         info = path.lstat()
     except FileNotFoundError:
-        raise Unreadable("The file does not exist.") from None
+        raise Unreadable(_("The file does not exist.")) from None
     except OSError as problem:
-        raise Unreadable(f"The file could not be opened ({problem.strerror}).") from None
+        raise Unreadable(
+            _("The file could not be opened ({reason}).").format(reason=problem.strerror)
+        ) from None
     if stat.S_ISLNK(info.st_mode):
-        raise Unreadable("This is a symbolic link, not a file: submit the notebook itself.")
+        raise Unreadable(_("This is a symbolic link, not a file: submit the notebook itself."))
     if not stat.S_ISREG(info.st_mode):
-        raise Unreadable("This is not a regular file.")
+        raise Unreadable(_("This is not a regular file."))
     if info.st_size > MAX_FILE_BYTES:
         raise Unreadable(_file_too_large(info.st_size))
     # Not following a link, nor waiting on a FIFO, should the file be swapped since lstat().
@@ -175,7 +182,9 @@ def _open_regular(path: Path) -> tuple[int, int]:
     try:
         return os.open(path, flags), info.st_size
     except OSError as problem:
-        raise Unreadable(f"The file could not be opened ({problem.strerror}).") from None
+        raise Unreadable(
+            _("The file could not be opened ({reason}).").format(reason=problem.strerror)
+        ) from None
 
 
 def _read_all(read: Callable[[int], bytes], size: int, limit: int) -> bytes:
@@ -187,7 +196,9 @@ def _read_all(read: Callable[[int], bytes], size: int, limit: int) -> bytes:
             chunks.append(chunk)
             count += len(chunk)
     except OSError as problem:
-        raise Unreadable(f"The file could not be read ({problem.strerror}).") from None
+        raise Unreadable(
+            _("The file could not be read ({reason}).").format(reason=problem.strerror)
+        ) from None
     return b"".join(chunks)
 
 
@@ -196,45 +207,51 @@ def _size(count: int) -> str:
 
 
 def _file_too_large(size: int) -> str:
-    return (
-        f"The file is {_size(size)}, over the {_size(MAX_FILE_BYTES)} limit on any file: "
-        f"{_CLEAR_OUTPUTS} and submit again."
-    )
+    return _(
+        "The file is {size}, over the {limit} limit on any file: clear the notebook's outputs "
+        "(Edit > Clear All Outputs in Jupyter), save it and submit again."
+    ).format(size=_size(size), limit=_size(MAX_FILE_BYTES))
 
 
 def parse(content: bytes, suffix: str) -> tuple[Cell, ...]:
     """Decode a notebook or script held in memory into its code cells."""
     if not content.strip():
-        raise Unreadable("The file is empty.")
+        raise Unreadable(_("The file is empty."))
     if b"\0" in content[:8192]:
-        raise Unreadable(_BINARY)
+        raise Unreadable(_(_BINARY))
     try:
         text = content.decode("utf-8-sig")
     except UnicodeDecodeError as problem:
         raise Unreadable(
-            f"The file is not UTF-8 text (undecodable byte at position {problem.start})."
+            _("The file is not UTF-8 text (undecodable byte at position {position}).").format(
+                position=problem.start
+            )
         ) from None
     if suffix.lower() == ".py":
         return _script_cells(text)
     try:
         notebook = json.loads(text)
     except RecursionError:
-        raise Unreadable("The notebook's JSON is nested too deeply to be a notebook.") from None
+        raise Unreadable(_("The notebook's JSON is nested too deeply to be a notebook.")) from None
     except json.JSONDecodeError as problem:
         raise Unreadable(
-            _invalid_json(f"{problem.msg} at line {problem.lineno}, column {problem.colno}")
+            _invalid_json(
+                _("{problem} at line {line}, column {column}").format(
+                    problem=problem.msg, line=problem.lineno, column=problem.colno
+                )
+            )
         ) from None
     return _cells_of(notebook)
 
 
-_BINARY = "This is a binary file, not a notebook (.ipynb) or Python script (.py)."
+_BINARY = N_("This is a binary file, not a notebook (.ipynb) or Python script (.py).")
 
 
 def _invalid_json(what: str) -> str:
-    return (
-        f"The notebook is not valid JSON ({what}); it may be truncated or edited by hand. "
+    return _(
+        "The notebook is not valid JSON ({problem}); it may be truncated or edited by hand. "
         "Re-download it from Jupyter (File > Download as > .ipynb)."
-    )
+    ).format(problem=what)
 
 
 def _script_cells(text: str) -> tuple[Cell, ...]:
@@ -249,7 +266,7 @@ def _script_cells(text: str) -> tuple[Cell, ...]:
 def _cells_of(notebook: object) -> tuple[Cell, ...]:
     """The code cells of a decoded notebook, whether parsed whole or streamed."""
     if not isinstance(notebook, dict):
-        raise Unreadable("The file is JSON but not a notebook: it has no cells.")
+        raise Unreadable(_("The file is JSON but not a notebook: it has no cells."))
     version = notebook.get("nbformat")
     if version == 3 or (version is None and "worksheets" in notebook):
         raw_cells = [
@@ -262,9 +279,13 @@ def _cells_of(notebook: object) -> tuple[Cell, ...]:
     elif version == 4 or (version is None and "cells" in notebook):
         raw_cells, key = _list(notebook.get("cells")), "source"
     elif isinstance(version, int):
-        raise Unreadable(f"Notebook format version {version} is not supported (only 3 and 4).")
+        raise Unreadable(
+            _("Notebook format version {version} is not supported (only 3 and 4).").format(
+                version=version
+            )
+        )
     else:
-        raise Unreadable("The file is JSON but not a notebook: it has no cells.")
+        raise Unreadable(_("The file is JSON but not a notebook: it has no cells."))
     cells = []
     code_bytes = 0
     for number, cell in enumerate(raw_cells, 1):
@@ -273,13 +294,13 @@ def _cells_of(notebook: object) -> tuple[Cell, ...]:
             code_bytes += len(source.encode())
             cells.append(Cell(number, source))
     if code_bytes > MAX_CODE_BYTES:
-        raise Unreadable(_CODE_TOO_LARGE)
+        raise Unreadable(_code_too_large())
     return tuple(cells)
 
 
 def _list(value: object) -> list:
     if not isinstance(value, list):
-        raise Unreadable("The notebook's structure is damaged: its cells are not a list.")
+        raise Unreadable(_("The notebook's structure is damaged: its cells are not a list."))
     return value
 
 
@@ -291,7 +312,7 @@ def _text(source: object) -> str:
             source = None
     if isinstance(source, str):
         return _LONE_SURROGATE.sub("\ufffd", source)
-    raise Unreadable("The notebook's structure is damaged: a cell's source is not text.")
+    raise Unreadable(_("The notebook's structure is damaged: a cell's source is not text."))
 
 
 # The streamed reading of a large notebook. Only the chunk being scanned is held, with the
@@ -327,7 +348,7 @@ class _JsonStream:
         while len(self._buffer) < 8192 and self._more():
             pass
         if b"\0" in self._buffer[:8192]:
-            raise Unreadable(_BINARY)
+            raise Unreadable(_(_BINARY))
         if self._buffer.startswith(b"\xef\xbb\xbf"):
             self._position = 3
 
@@ -336,7 +357,9 @@ class _JsonStream:
         try:
             chunk = self._read_chunk(_CHUNK_BYTES)
         except OSError as problem:
-            raise Unreadable(f"The file could not be read ({problem.strerror}).") from None
+            raise Unreadable(
+                _("The file could not be read ({reason}).").format(reason=problem.strerror)
+            ) from None
         if not chunk:
             return False
         self._read += len(chunk)
@@ -355,7 +378,9 @@ class _JsonStream:
 
     def invalid(self, what: str) -> Unreadable:
         offset = self._read - len(self._buffer) + self._position
-        return Unreadable(_invalid_json(f"{what} at byte {offset}"))
+        return Unreadable(
+            _invalid_json(_("{problem} at byte {offset}").format(problem=what, offset=offset))
+        )
 
     def peek(self) -> int | None:
         """The next byte that is not white space, left unconsumed; None at the end."""
@@ -412,7 +437,7 @@ class _JsonStream:
         try:
             return json.loads(raw.decode("utf-8"))
         except UnicodeDecodeError:
-            raise Unreadable("The file is not UTF-8 text.") from None
+            raise Unreadable(_("The file is not UTF-8 text.")) from None
         except json.JSONDecodeError as problem:
             raise self.invalid(problem.msg) from None
 
@@ -505,11 +530,11 @@ class _CodeBudget:
         # so one longer than that is over the limit without being kept.
         raw = stream.capture(6 * self.left + 2)
         if raw is None:
-            raise Unreadable(_CODE_TOO_LARGE)
+            raise Unreadable(_code_too_large())
         text = stream.decoded(raw)
         self.left -= len(text.encode("utf-8", "surrogatepass"))
         if self.left < 0:
-            raise Unreadable(_CODE_TOO_LARGE)
+            raise Unreadable(_code_too_large())
         return text
 
 

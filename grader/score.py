@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 from grader.compare import Verdict, describe
 from grader.diagnose import Diagnosis, diagnose
 from grader.extract import Extraction, strip_magics
+from grader.i18n import N_, _
 from grader.intake.identity import Student
 from grader.sandbox import protocol
 from grader.sandbox.pool import CallResult, FunctionRun
@@ -40,8 +41,8 @@ class Status(StrEnum):
 
     @property
     def label(self) -> str:
-        """The status in words, as reports show it."""
-        return _STATUS_LABELS[self]
+        """The status in words, as reports show it, in the active language."""
+        return _(_STATUS_LABELS[self])
 
     @property
     def symbol(self) -> str:
@@ -51,7 +52,7 @@ class Status(StrEnum):
     @property
     def tag(self) -> str:
         """The short capitalised word `grader check` prints in its column of statuses."""
-        return _STATUS_TAGS[self]
+        return _(_STATUS_TAGS[self])
 
     @classmethod
     def known(cls, value: str) -> Status | None:
@@ -64,12 +65,12 @@ class Status(StrEnum):
 
 
 _STATUS_LABELS = {
-    Status.PASSED: "passed",
-    Status.FAILED: "wrong result",
-    Status.ERROR: "error",
-    Status.TIMEOUT: "time limit",
-    Status.MISSING: "missing",
-    Status.SYNTAX_ERROR: "syntax error",
+    Status.PASSED: N_("passed"),
+    Status.FAILED: N_("wrong result"),
+    Status.ERROR: N_("error"),
+    Status.TIMEOUT: N_("time limit"),
+    Status.MISSING: N_("missing"),
+    Status.SYNTAX_ERROR: N_("syntax error"),
 }
 _STATUS_SYMBOLS = {
     Status.PASSED: "✓",
@@ -80,18 +81,37 @@ _STATUS_SYMBOLS = {
     Status.SYNTAX_ERROR: "!",
 }
 _STATUS_TAGS = {
-    Status.PASSED: "PASS",
-    Status.FAILED: "FAIL",
-    Status.ERROR: "ERROR",
-    Status.TIMEOUT: "TIMEOUT",
-    Status.MISSING: "MISSING",
-    Status.SYNTAX_ERROR: "SYNTAX",
+    Status.PASSED: N_("PASS"),
+    Status.FAILED: N_("FAIL"),
+    Status.ERROR: N_("ERROR"),
+    Status.TIMEOUT: N_("TIMEOUT"),
+    Status.MISSING: N_("MISSING"),
+    Status.SYNTAX_ERROR: N_("SYNTAX"),
 }
 
-HIDDEN_HINT = (
+HIDDEN_HINT = N_(
     "Hidden cases use inputs you have not seen: make sure nothing is hard-coded and the "
     "formula is exactly the one asked for."
 )
+HIDDEN_CASE = N_("hidden case, {case}")
+
+
+def test_name(function: str, case: str, hidden: bool) -> str:
+    """A case's name in results.json, in the active language: the function, then the case."""
+    label = _(case)
+    return f"{function}: {_(HIDDEN_CASE).format(case=label) if hidden else label}"
+
+
+def case_label(test_name: str, hidden: bool) -> str:
+    """The case of a test's name, without its function and, if hidden, the words saying so
+    (in English or the active language: a class folder may hold results of either)."""
+    label = test_name.split(": ", 1)[-1]
+    if hidden:
+        for template in dict.fromkeys((_(HIDDEN_CASE), HIDDEN_CASE)):
+            before, _placeholder, after = template.partition("{case}")
+            if label.startswith(before) and label.endswith(after):
+                return label[len(before) : len(label) - len(after)]
+    return label
 
 
 class Place(NamedTuple):
@@ -145,7 +165,7 @@ class TestResult:
     @property
     def output(self) -> str:
         """What results.json says of the case: the detail, then the hidden-case hint if any."""
-        return f"{self.detail} {HIDDEN_HINT}" if self.hinted else self.detail
+        return f"{self.detail} {_(HIDDEN_HINT)}" if self.hinted else self.detail
 
     def to_json(self) -> dict[str, Any]:
         keys = ("name", "score", "max_score", "status", "output", "visibility")
@@ -271,7 +291,9 @@ def unreadable_result(
 ) -> SubmissionResult:
     """A file that could not be read: every function scores 0 and the reason is said once."""
     missing = {
-        name: Extraction(name, "missing", message="The file could not be read: " + error)
+        name: Extraction(
+            name, "missing", message=_("The file could not be read: {error}").format(error=error)
+        )
         for name in assignment.functions
     }
     result = score_submission(assignment, submission, source, missing, {}, public_only)
@@ -307,11 +329,11 @@ def _judge(
         if constant is not None:
             passed, message, hinted = False, _constant_message(constant, case.hidden), False
         elif passed and pinned and not judgement.pins and not pin_passed:
-            passed, message = False, f"{message} {UNPINNED}"
+            passed, message = False, f"{message} {_(UNPINNED)}"
         stdout = "" if case.hidden or index >= len(results) else results[index].stdout
         share = worth if passed else Fraction(0)
         test = TestResult(
-            name=f"{name}: {'hidden case, ' + case.name if case.hidden else case.name}",
+            name=test_name(name, case.name, case.hidden),
             score=_round(share),
             max_score=_round(worth),
             status=Status.PASSED if passed else Status.FAILED,
@@ -327,7 +349,7 @@ def _judge(
     return judged
 
 
-UNPINNED = (
+UNPINNED = N_(
     "A range of values is also met by code that ignores its input, so this case counts only "
     "once a case that needs the exact value passes."
 )
@@ -346,11 +368,15 @@ def _constant_value(cases: list[Case], results: list[CallResult]) -> Any | None:
 
 
 def _constant_message(value: Any, hidden: bool) -> str:
-    said = "" if hidden else f", {describe(value)},"
-    return (
-        f"Returned the same value{said} for every input it was given: the result must be "
+    if hidden:
+        return _(
+            "Returned the same value for every input it was given: the result must be "
+            "computed from the arguments, not written in."
+        )
+    return _(
+        "Returned the same value, {value}, for every input it was given: the result must be "
         "computed from the arguments, not written in."
-    )
+    ).format(value=describe(value))
 
 
 class _CaseVerdict(NamedTuple):
@@ -368,44 +394,42 @@ def _judge_case(case: Case, result: CallResult) -> _CaseVerdict:
     if result.error is not None:
         kind = str(result.error.get("type", "Exception"))
         if case.hidden:
-            hidden = Verdict(False, f"Raised {kind} on a hidden case.")
+            hidden = Verdict(False, _("Raised {error} on a hidden case.").format(error=kind))
             return _CaseVerdict(hidden, raised=True, hinted=True)
         raised = f"{kind}: {result.error.get('message', '')}"
-        text = f"Raised {raised}"
+        text = _("Raised {error}").format(error=raised)
         if result.error.get("where"):
-            text += f" ({result.error['where']})"
+            text += _(" ({where})").format(where=result.error["where"])
         if "NoneType" in raised or "NoneType" in str(result.error.get("where")):
-            text += ". Is a `None` placeholder from the template still in your code?"
+            text += _(". Is a `None` placeholder from the template still in your code?")
         return _CaseVerdict(Verdict(False, text), raised=True, place=error_place(result.error))
     expectation = case.expectation(result.called)
     verdict = expectation.judge(result.value)
     if not case.hidden:
         return _CaseVerdict(verdict, pins=expectation.pins)
     if verdict.passed:
-        return _CaseVerdict(Verdict(True, "Passed."), pins=expectation.pins)
-    failed = f"Wrong result on a hidden case ({case.name})."
+        return _CaseVerdict(Verdict(True, _("Passed.")), pins=expectation.pins)
+    failed = _("Wrong result on a hidden case ({case}).").format(case=_(case.name))
     return _CaseVerdict(Verdict(False, failed), pins=expectation.pins, hinted=True)
 
 
 def _not_run_message(run: FunctionRun | None, time_limit: float) -> str:
     if run is None:
-        return "Not run."
+        return _("Not run.")
     if run.status == "define_error":
         error = run.define_error or {}
-        where = f" ({error['where']})" if error.get("where") else ""
-        return (
-            f"The function could not be defined: {error.get('type', 'Error')}: "
-            f"{error.get('message', '')}{where}"
+        where = _(" ({where})").format(where=error["where"]) if error.get("where") else ""
+        return _("The function could not be defined: {error}{where}").format(
+            error=f"{error.get('type', 'Error')}: {error.get('message', '')}", where=where
         )
     if run.status == "timeout":
-        return (
-            f"Not run: the function's time limit of {time_limit:g} s ran out. "
+        return _(
+            "Not run: the function's time limit of {seconds} s ran out. "
             "Look for a loop that never ends."
-        )
-    return (
-        f"Not run: {run.detail or 'the process running the function ended'}. "
-        "sys.exit(), os._exit() or a crash in native code end the run."
-    )
+        ).format(seconds=f"{time_limit:g}")
+    return _(
+        "Not run: {reason}. sys.exit(), os._exit() or a crash in native code end the run."
+    ).format(reason=run.detail or _("the process running the function ended"))
 
 
 def _function_result(
@@ -437,10 +461,13 @@ def _function_result(
         if run is not None and run.status == "define_error":
             base["place"] = error_place(run.define_error)
     elif not failed:
-        status, message = Status.PASSED, f"All {len(tests)} cases passed."
+        status, message = Status.PASSED, _("All {count} cases passed.").format(count=len(tests))
     else:
         status = Status.ERROR if any(t.raised for t in failed) else Status.FAILED
-        message = f"Passed {len(tests) - len(failed)} of {len(tests)} cases. {failed[0].output}"
+        message = _("Passed {passed} of {count} cases.").format(
+            passed=len(tests) - len(failed), count=len(tests)
+        )
+        message += f" {failed[0].output}"
     return FunctionResult(status=status, message=message, **base)
 
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from grader.intake.identity import Student
-from grader.score import Status
+from grader.score import Status, case_label
 
 
 @dataclass(frozen=True)
@@ -167,15 +167,10 @@ class ClassStatistics:
         """Pass counts per case, grouped by function in the order cases were first seen."""
         groups: dict[str, list[CaseRate]] = {}
         for name, seen in self.case_seen.items():
-            function, _, label = name.partition(": ")
+            function = name.partition(": ")[0]
             hidden = name in self.case_hidden
             groups.setdefault(function, []).append(
-                CaseRate(
-                    label.removeprefix("hidden case, ") if hidden else label,
-                    hidden,
-                    self.case_passed[name],
-                    seen,
-                )
+                CaseRate(case_label(name, hidden), hidden, self.case_passed[name], seen)
             )
         return groups
 
