@@ -2,7 +2,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test lint bench bytecode clean
+.PHONY: demo test lint bench bytecode clean messages
 
 $(BIN)/grader: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -29,3 +29,10 @@ bench: bytecode
 
 clean:
 	rm -rf $(VENV) reports/*
+
+# After changing a student-facing text: the catalogs get its new msgid, to translate (the
+# assignments' catalogs are kept by hand; tests/test_i18n.py says what is missing).
+messages: $(BIN)/grader
+	$(BIN)/pybabel extract -F babel.cfg -k N_ --no-location -w 100 --omit-header -o grader/locale/grader.pot .
+	$(BIN)/pybabel update -D grader -i grader/locale/grader.pot -d grader/locale --no-location -w 100
+	rm grader/locale/grader.pot

@@ -211,7 +211,8 @@ def _render(outcome: CheckOutcome, color: bool) -> str:
     result = outcome.result
     source = result.source
     if result.error is not None:
-        return f"{style(_('Cannot check'), 'fail')} {source}: {result.error}\n"
+        cannot = style(_("Cannot check"), "fail")
+        return f"{cannot} {source}: {result.error}\n"
     heading = _("{title}: public cases of {file}").format(title=outcome.title, file=source)
     lines = [style(heading, "bold"), ""]
     width = max(map(len, result.functions))

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
 
 from grader.exports.cli import add_commands as add_export_commands
+from grader.i18n import ENGLISH, LANGUAGES
 from grader.sandbox.launch import THREAD_VARIABLES
 from grader.service.cli import add_commands as add_service_commands
 
@@ -84,6 +85,7 @@ def _grade(args: argparse.Namespace) -> int:
                     args.public_only,
                     roster,
                     executor,
+                    args.lang,
                 )
         except (
             FileNotFoundError,
@@ -139,7 +141,9 @@ def _executor(
         return
     from grader.cluster.executor import open_cluster
 
-    with open_cluster(cluster, assignment, args.public_only, args.require_isolation) as executor:
+    with open_cluster(
+        cluster, assignment, args.public_only, args.require_isolation, lang=args.lang
+    ) as executor:
         yield executor
 
 
@@ -178,15 +182,18 @@ def _check(args: argparse.Namespace) -> int:
         to_json,
         wants_color,
     )
+    from grader.i18n import _, language
     from grader.sandbox.pool import SandboxUnavailable
 
     try:
-        outcome = run_check(args.notebook, args.assignment)
+        outcome = run_check(args.notebook, args.assignment, args.lang)
     except CheckError as problem:
         print(f"grader check: {problem}", file=sys.stderr)
         return UNUSABLE
     except SandboxUnavailable as problem:
-        print(f"grader check: the sandbox could not run: {problem}", file=sys.stderr)
+        with language(args.lang):
+            said = _("the sandbox could not run: {problem}").format(problem=problem)
+        print(f"grader check: {said}", file=sys.stderr)
         return 1
     if args.json:
         print(to_json(outcome))
@@ -247,6 +254,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="grade on a Dask cluster: tcp://HOST:PORT of its scheduler, or local:N to start "
         "N worker processes here (default: $DASK_SCHEDULER_ADDRESS, else this machine's cores)",
     )
+    _add_language(grade, "the reports, the class summary and results.json's texts")
     grade.add_argument(
         "--templates",
         metavar="DIR",
@@ -270,6 +278,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="instructor folder or released bundle (default: Gradient Checking)",
     )
     check.add_argument("--json", action="store_true", help="print the result as results.json")
+    _add_language(check, "the check's output")
     check.set_defaults(handler=_check)
 
     release = commands.add_parser(
@@ -283,6 +292,16 @@ def build_parser() -> argparse.ArgumentParser:
     add_service_commands(commands)
     add_export_commands(commands)
     return parser
+
+
+def _add_language(command: argparse.ArgumentParser, what: str) -> None:
+    """--lang: the same whatever the environment's locale, so that output is reproducible."""
+    command.add_argument(
+        "--lang",
+        choices=LANGUAGES,
+        default=ENGLISH,
+        help=f"language of {what}: en (English, the default) or zh_CN (Simplified Chinese)",
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -11,7 +11,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from grader.i18n import _
+from grader.i18n import _, sentences
 
 
 @dataclass(frozen=True)
@@ -177,7 +177,7 @@ class Within:
         if self.low <= number < self.high:
             message = _("{value} is below {high}.")
             return Verdict(True, message.format(value=repr(number), high=f"{self.high:g}"))
-        hint = f" {_(self.why)}" if self.why else ""
+        hint = _(self.why) if self.why else ""
         if number >= self.high:
             message = _("Expected a value below {high}, got {value}.")
             bound = f"{self.high:g}"
@@ -185,7 +185,7 @@ class Within:
             message = _("Expected a value of at least {low}, got {value}.")
             bound = f"{self.low:g}"
         said = message.format(high=bound, low=bound, value=repr(number))
-        return Verdict(False, said + hint)
+        return Verdict(False, sentences(said, hint))
 
 
 def _not_finite() -> str:

@@ -17,7 +17,7 @@ import symtable
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
-from grader.i18n import _, ngettext
+from grader.i18n import _, ngettext, sentences
 from grader.ipython_syntax import cell_magic, is_python, neutralise
 from grader.read import Cell
 
@@ -548,10 +548,13 @@ def _missing_message(name: str, cells: list[_Cell]) -> str:
     for cell in cells:
         text = cell.cell.source
         if not is_python(text) and name in _DEF.findall(text):
-            message += " " + _(
-                "Cell {cell} starts with `%%{magic}`, so Jupyter does not run it as Python: "
-                "remove that line."
-            ).format(cell=cell.cell.number, magic=cell_magic(text))
+            message = sentences(
+                message,
+                _(
+                    "Cell {cell} starts with `%%{magic}`, so Jupyter does not run it as Python: "
+                    "remove that line."
+                ).format(cell=cell.cell.number, magic=cell_magic(text)),
+            )
     return message
 
 

@@ -17,6 +17,7 @@ import threading
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from contextlib import contextmanager, nullcontext
+from contextvars import copy_context
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -24,6 +25,7 @@ from typing import Any, Protocol
 
 import grader
 from grader.extract import extract
+from grader.i18n import ENGLISH, N_, _, language
 from grader.inspections import inspected_extractions, inspection_jobs, judge_inspections
 from grader.intake.choose import choose
 from grader.intake.gather import Intake, Planned, Skipped, gather
@@ -48,7 +50,7 @@ from grader.spec import Assignment
 logger = logging.getLogger(__name__)
 PACKAGE = Path(grader.__file__).resolve().parent
 _HASHING = threading.Lock()
-INTERNAL_ERROR = (
+INTERNAL_ERROR = N_(
     "The grader itself failed on this submission, through no fault of the file; the details "
     "are in the grader's log and the next run will try again."
 )
@@ -76,7 +78,7 @@ class BatchOutcome:
 
 def sources_hash(package: Path) -> str:
     """A digest of a package's modules and templates, by relative path."""
-    paths = [*package.rglob("*.py"), *(package / "templates").glob("*")]
+    paths = [*package.rglob("*.py"), *package.rglob("*.po"), *(package / "templates").glob("*")]
     relative = sorted(
         (path.relative_to(package).as_posix(), path)
         for path in paths
@@ -107,15 +109,19 @@ def fingerprint(
     assignment_fingerprint: str,
     public_only: bool = False,
     provenance: dict[str, Any] | None = None,
+    lang: str = ENGLISH,
 ) -> str:
-    """What decides whether a stored result is still valid: also who it is for and how the
-    file was chosen, so a result is reused only for the same student and the same files."""
+    """What decides whether a stored result is still valid: also who it is for, how the file
+    was chosen and the language of its texts, so a result is reused only for the same student,
+    the same files and the same language."""
     digest = hashlib.sha256(submission.digest)
     digest.update((submission.error or "").encode())
     digest.update(assignment_fingerprint.encode())
     digest.update(grader_sources_hash().encode())
     if public_only:
         digest.update(b"public cases only")
+    if lang != ENGLISH:
+        digest.update(f"language {lang}".encode())
     if submission.student is not None:
         digest.update(json.dumps(submission.student.to_json(), sort_keys=True).encode())
     if provenance:
@@ -216,6 +222,7 @@ def grade_batch(
     public_only: bool = False,
     roster: Roster | None = None,
     executor: Executor | None = None,
+    lang: str = ENGLISH,
 ) -> BatchOutcome:
     """Grade every student's submission under `paths` into `out`, then write the class files
     over every result in `out`; returns counts and the class mean. With no paths, only the
@@ -225,7 +232,8 @@ def grade_batch(
     `public_only`: grade on the public cases alone, and mark every result so; a released
     bundle, which has no other cases, is refused without it (`NoHiddenCases`).
     `roster`: names for students, by id. `executor`: where to grade (a cluster); by default a
-    local pool of `jobs` workers, made only if there is something to grade. Raises
+    local pool of `jobs` workers, made only if there is something to grade. `lang`: the
+    language of the reports, the summary and the texts of results.json. Raises
     `MissingInput` for a path that does not exist and `OutputUnusable` for an output folder
     that cannot be one.
     """
@@ -237,11 +245,32 @@ def grade_batch(
             "every result as such."
         )
     prepare_output(out)
+    with language(lang, assignment.folder):
+        return _grade_batch(
+            paths, assignment, out, jobs, force, require_isolation, progress, started,
+            public_only, roster, executor, lang,
+        )  # fmt: skip
+
+
+def _grade_batch(
+    paths: list[str],
+    assignment: Assignment,
+    out: Path,
+    jobs: int | None,
+    force: bool,
+    require_isolation: bool,
+    progress: Callable[[int, int], None] | None,
+    started: Sequence[subprocess.Popen],
+    public_only: bool,
+    roster: Roster | None,
+    executor: Executor | None,
+    lang: str,
+) -> BatchOutcome:
     stats = ClassStatistics(assignment.functions, assignment.max_score)
     with gather(paths, assignment.support_modules, roster, out) as intake:
         graded, unchanged, not_graded, protections = _grade_students(
             intake, assignment, out, stats, jobs, force, require_isolation, progress, started,
-            public_only, executor,
+            public_only, executor, lang,
         )  # fmt: skip
     skipped = sorted((*intake.skipped, *not_graded), key=lambda item: (item.input, item.reason))
     if stats.count or any(True for _ in result_folders(out)):
@@ -287,9 +316,11 @@ def _grade_students(
     started: Sequence[subprocess.Popen],
     public_only: bool,
     executor: Executor | None,
+    lang: str,
 ) -> tuple[int, int, list[Skipped], dict[str, str]]:
-    """Grade each planned student; returns how many were graded and unchanged, the students'
-    files not chosen, and the host's sandbox protections."""
+    """Grade each planned student, in the language of the calling context; returns how many
+    were graded and unchanged, the students' files not chosen, and the host's sandbox
+    protections."""
     if not intake.planned:
         return 0, 0, [], {}
     assignment_print = assignment.fingerprint
@@ -312,7 +343,7 @@ def _grade_students(
                 chosen.provenance(),
                 chosen.skipped,
             )
-            stamp = fingerprint(chosen.submission, assignment_print, public_only, provenance)
+            stamp = fingerprint(chosen.submission, assignment_print, public_only, provenance, lang)
             if not force:
                 previous = read_results(out, planned.folder)
                 if previous and previous.get("fingerprint") == stamp:
@@ -325,7 +356,7 @@ def _grade_students(
         except Exception:  # a fault of ours costs this submission only, never the batch
             logger.exception("internal error while grading %s", source)
             failed = unreadable_result(
-                assignment, planned.folder, source, INTERNAL_ERROR, public_only
+                assignment, planned.folder, source, _(INTERNAL_ERROR), public_only
             )
             failed = dataclasses.replace(failed, student=planned.student)
             document = results_document(failed, "", graded_at, public_only, provenance)
@@ -348,7 +379,8 @@ def _grade_students(
             while True:
                 in_flight = 4 * grading.concurrency
                 while len(pending) < in_flight and (planned := next(items, None)) is not None:
-                    pending.add(threads.submit(work, planned))
+                    # Each in a copy of this context: it carries the language.
+                    pending.add(threads.submit(copy_context().run, work, planned))
                 if not pending:
                     break
                 finished, pending = wait(pending, return_when=FIRST_COMPLETED)

@@ -68,6 +68,18 @@ def N_(message: str) -> str:  # noqa: N802 - the name gettext's tools look for
     return message
 
 
+def sentences(*texts: str) -> str:
+    """Sentences one after another: a space follows English punctuation, none Chinese."""
+    joined = ""
+    for text in filter(None, texts):
+        wide = joined[-1:] in _FULL_WIDTH_ENDINGS or not joined
+        joined += text if wide else f" {text}"
+    return joined
+
+
+_FULL_WIDTH_ENDINGS = frozenset("。！？；：，）」』")
+
+
 def current_language() -> str:
     """The active language's code, as --lang names it."""
     active = _ACTIVE.get()

@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from grader.i18n import _
 from grader.intake.identity import Student
 from grader.pages import student_page, summary_page
 from grader.pages import use_templates as use_templates  # for `grade --templates DIR`
@@ -88,8 +89,8 @@ def student_report(
     public_only: bool = False,
     provenance: dict[str, Any] | None = None,
 ) -> str:
-    """The self-contained HTML report a student reads."""
-    return student_page(result, assignment.title, public_only, provenance)
+    """The self-contained HTML report a student reads, in the active language."""
+    return student_page(result, _(assignment.title), public_only, provenance)
 
 
 def write_submission(
@@ -186,7 +187,7 @@ def write_class_files(
                 yield document
 
         pieces = summary_page(
-            stats, rows(), assignment.title, listed[:MAX_LISTED_SKIPPED], len(listed)
+            stats, rows(), _(assignment.title), listed[:MAX_LISTED_SKIPPED], len(listed)
         )
         for piece in pieces:
             page.write(piece)

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 from grader.compare import Verdict, describe
 from grader.diagnose import Diagnosis, diagnose
 from grader.extract import Extraction, strip_magics
-from grader.i18n import N_, _
+from grader.i18n import N_, _, sentences
 from grader.intake.identity import Student
 from grader.sandbox import protocol
 from grader.sandbox.pool import CallResult, FunctionRun
@@ -165,7 +165,7 @@ class TestResult:
     @property
     def output(self) -> str:
         """What results.json says of the case: the detail, then the hidden-case hint if any."""
-        return f"{self.detail} {_(HIDDEN_HINT)}" if self.hinted else self.detail
+        return sentences(self.detail, _(HIDDEN_HINT)) if self.hinted else self.detail
 
     def to_json(self) -> dict[str, Any]:
         keys = ("name", "score", "max_score", "status", "output", "visibility")
@@ -329,7 +329,7 @@ def _judge(
         if constant is not None:
             passed, message, hinted = False, _constant_message(constant, case.hidden), False
         elif passed and pinned and not judgement.pins and not pin_passed:
-            passed, message = False, f"{message} {_(UNPINNED)}"
+            passed, message = False, sentences(message, _(UNPINNED))
         stdout = "" if case.hidden or index >= len(results) else results[index].stdout
         share = worth if passed else Fraction(0)
         test = TestResult(
@@ -467,7 +467,7 @@ def _function_result(
         message = _("Passed {passed} of {count} cases.").format(
             passed=len(tests) - len(failed), count=len(tests)
         )
-        message += f" {failed[0].output}"
+        message = sentences(message, failed[0].output)
     return FunctionResult(status=status, message=message, **base)
 
 

@@ -191,9 +191,13 @@ class Assignment:
 
     @property
     def fingerprint(self) -> str:
-        """Changes whenever anything that can change a grade changes."""
+        """Changes whenever anything that can change a grade or its texts changes."""
         digest = hashlib.sha256()
-        paths = [*self.folder.rglob("*.py"), *self.folder.rglob("*.json")]
+        paths = [
+            *self.folder.rglob("*.py"),
+            *self.folder.rglob("*.json"),
+            *self.folder.rglob("*.po"),
+        ]
         for path in sorted(p for p in paths if "__pycache__" not in p.parts):
             digest.update(str(path.relative_to(self.folder)).encode())
             digest.update(path.read_bytes())

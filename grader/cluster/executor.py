@@ -29,6 +29,7 @@ from distributed import Client, LocalCluster, WorkerPlugin, get_worker
 
 from grader.cluster import ClusterUnavailable
 from grader.grade import grade_one, grader_sources_hash
+from grader.i18n import ENGLISH, language
 from grader.read import Submission
 from grader.run import sandbox_setup
 from grader.sandbox.pool import SandboxUnavailable, WorkerPool
@@ -91,10 +92,16 @@ class SandboxPlugin(WorkerPlugin):
     """
 
     def __init__(
-        self, assignment_zip: bytes, public_only: bool, require_isolation: bool, grader: str
+        self,
+        assignment_zip: bytes,
+        public_only: bool,
+        require_isolation: bool,
+        grader: str,
+        lang: str = ENGLISH,
     ) -> None:
         self.assignment_zip = assignment_zip
         self.public_only = public_only
+        self.lang = lang  # of the results' texts: the batch's, which the client cannot lend
         self.require_isolation = require_isolation
         self.grader = grader  # the client's sources hash: a worker with other code refuses
         self.pool: WorkerPool | None = None
@@ -145,7 +152,8 @@ class SandboxPlugin(WorkerPlugin):
 
     def _grade_one(self, submission: Submission) -> SubmissionResult | _Failed:
         try:
-            return grade_one(self.pool, self.assignment, submission, self.public_only)
+            with language(self.lang, self.assignment.folder):
+                return grade_one(self.pool, self.assignment, submission, self.public_only)
         except Exception as problem:  # noqa: BLE001 - reported for this submission only
             return _Failed(f"{type(problem).__name__}: {problem}")
 
@@ -259,9 +267,11 @@ def open_cluster(
     public_only: bool = False,
     require_isolation: bool = False,
     batch_size: int = BATCH_SIZE,
+    lang: str = ENGLISH,
 ) -> Iterator[DaskExecutor]:
     """Connect to `address` (`tcp://HOST:PORT`, or `local:N` for a LocalCluster of N worker
-    processes started here), start the sandbox on every worker, and yield the executor.
+    processes started here), start the sandbox on every worker, and yield the executor, whose
+    results' texts are in `lang`.
 
     Raises `ClusterUnavailable` when the cluster cannot be reached or has no worker, and
     `SandboxUnavailable` when isolation is required and a worker's host lacks it.
@@ -274,7 +284,11 @@ def open_cluster(
                 f"the Dask cluster at {address} has no worker after {CONNECT_SECONDS} s"
             ) from None
         plugin = SandboxPlugin(
-            pack_folder(assignment.folder), public_only, require_isolation, grader_sources_hash()
+            pack_folder(assignment.folder),
+            public_only,
+            require_isolation,
+            grader_sources_hash(),
+            lang,
         )
         client.register_plugin(plugin, name=PLUGIN_NAME)
         try:
