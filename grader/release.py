@@ -19,6 +19,7 @@ import nbformat
 
 from grader.compare import Close, Expectation, Within
 from grader.diagnose import recorded
+from grader.i18n import CATALOG_FOLDER
 from grader.sandbox.protocol import encode
 from grader.score import ordered_calls
 from grader.spec import (
@@ -56,6 +57,7 @@ class Bundle:
     public_cases: int
     hidden_cases: int
     model_cases: int
+    languages: tuple[str, ...] = ()  # of the assignment's catalogs, copied with it
 
     def summary(self) -> str:
         """What was written, for the instructor."""
@@ -65,6 +67,11 @@ class Bundle:
                 f"Released {self.title} to {self.folder}:",
                 f"  {NOTEBOOK}: solution code blanked in {self.blanked} places, outputs cleared",
                 f"  {modules}: support modules; {PRELUDE}: prelude",
+                *(
+                    [f"  {CATALOG_FOLDER}/: the assignment's texts in {', '.join(self.languages)}"]
+                    if self.languages
+                    else []
+                ),
                 f"  {RELEASED_CASES}: {self.public_cases} public cases "
                 f"({self.hidden_cases} hidden cases left out"
                 + (
@@ -101,6 +108,7 @@ def release(assignment_dir: Path, out: Path) -> Bundle:
         (out / f"{name}.py").write_text(text, encoding="utf-8")
     (out / PRELUDE).write_text(assignment.prelude, encoding="utf-8")
     (out / RELEASED_CASES).write_text(json.dumps(cases, indent=1) + "\n", encoding="utf-8")
+    languages = copy_catalogs(source, out)
     return Bundle(
         folder=out,
         title=assignment.title,
@@ -109,7 +117,20 @@ def release(assignment_dir: Path, out: Path) -> Bundle:
         public_cases=len(cases["cases"]),
         hidden_cases=sum(case.hidden for case in assignment.cases),
         model_cases=sum(not case.hidden and case.model is not None for case in assignment.cases),
+        languages=languages,
     )
+
+
+def copy_catalogs(source: Path, out: Path) -> tuple[str, ...]:
+    """The assignment's translations, so that `grader check --lang` speaks them in the bundle;
+    returns their languages."""
+    languages = []
+    for catalog in sorted((source / CATALOG_FOLDER).glob("*/LC_MESSAGES/*.po")):
+        target = out / catalog.relative_to(source)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(catalog.read_bytes())
+        languages.append(catalog.relative_to(source / CATALOG_FOLDER).parts[0])
+    return tuple(dict.fromkeys(languages))
 
 
 def verify_solution(assignment: Assignment, notebook: Path) -> None:
@@ -158,6 +179,7 @@ Then, in this folder:
 It runs the public cases of every graded function in a fraction of a second and says what
 to fix. It finds this assignment by itself, from `{RELEASED_CASES}` beside the notebook.
 Hidden cases, run after you submit, use other inputs: hard-code nothing.
+`--lang zh_CN` says it all in Simplified Chinese (用中文显示检查结果).
 
 ## Submit
 

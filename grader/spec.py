@@ -189,6 +189,17 @@ class Assignment:
                     shares[public_only][id(case)] = share
         return shares
 
+    def texts(self) -> list[str]:
+        """The student-facing texts the assignment itself defines (its title, case names and
+        the reasons of its ranges), in order: what its catalogs translate."""
+        found = [self.title]
+        for case in self.cases:
+            found.append(case.name)
+            for expectation in (case.expect, *case.expect_when.values()):
+                if isinstance(expectation, Within) and expectation.why:
+                    found.append(expectation.why)
+        return list(dict.fromkeys(found))
+
     @property
     def fingerprint(self) -> str:
         """Changes whenever anything that can change a grade or its texts changes."""
