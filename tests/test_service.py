@@ -124,6 +124,7 @@ def test_uploads_are_graded_as_grader_grade_grades_the_same_files(running, lms, 
             "status": "queued",
             "assignment": "gradient_checking",
             "student": path.stem,
+            "lang": "en",
         }
         assert response.headers["Location"] == f"/v1/submissions/{body['id']}"
         accepted[path] = body["id"]

@@ -50,6 +50,12 @@ UPLOAD_FORM = {
                             "description": "the student's id in the LMS (default: the file "
                             "name without its suffix)",
                         },
+                        "lang": {
+                            "type": "string",
+                            "enum": ["en", "zh_CN"],
+                            "description": "the language of the report and of results.json's "
+                            "texts: en (English, the default) or zh_CN (Simplified Chinese)",
+                        },
                         "callback_url": {
                             "type": "string",
                             "format": "uri",
@@ -74,6 +80,7 @@ class Accepted(BaseModel):
     status: Status
     assignment: str
     student: str
+    lang: str
 
 
 class SubmissionDocument(Accepted):
@@ -203,6 +210,7 @@ def create_app(service: Service) -> FastAPI:
                 "status": record.status.value,
                 "assignment": record.assignment,
                 "student": record.student,
+                "lang": record.lang,
             },
             202 if created else 200,
             headers={"Location": f"/v1/submissions/{record.id}"},

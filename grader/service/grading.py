@@ -15,6 +15,7 @@ from dataclasses import replace
 from typing import Any
 
 from grader.grade import fingerprint, grade_one
+from grader.i18n import N_, _, language
 from grader.intake.identity import Layout, student
 from grader.read import read_submission
 from grader.report import read_results, write_submission
@@ -30,7 +31,7 @@ logger = logging.getLogger(__name__)
 # A submission whose grading was started this many times and never finished (the grader failed
 # on it, or the service died while grading it) is given up, so it cannot stop the queue.
 MAX_ATTEMPTS = 3
-GAVE_UP = (
+GAVE_UP = N_(
     "The grader itself failed on this submission, through no fault of the file, each time it "
     "tried; the details are in the service's log. Ask your instructor to look at it."
 )
@@ -112,20 +113,24 @@ class AssignmentQueue:
                 self.on_done(record, results, callbacks)
 
     def _grade(self, record: SubmissionRecord) -> dict[str, Any]:
-        """Write results.json and report.html for `record`, unless they are already written;
-        returns what results.json holds."""
+        """Write results.json and report.html for `record`, in its language, unless they are
+        already written; returns what results.json holds."""
+        with language(record.lang, self.assignment.folder):
+            return self._grade_in_language(record)
+
+    def _grade_in_language(self, record: SubmissionRecord) -> dict[str, Any]:
         # The LMS names the student: as `grader grade` names one by a file's or folder's name.
         who = student(Layout.FILES, record.student)
         path = self.layout.upload(record)
         submission = read_submission(record.id, record.filename, path, who)
-        stamp = fingerprint(submission, self._fingerprint)
+        stamp = fingerprint(submission, self._fingerprint, lang=record.lang)
         previous = read_results(self.out, record.id)
         if previous and previous.get("fingerprint") == stamp:
             return previous
         graded_at = timestamp()
         if record.attempts > MAX_ATTEMPTS:
             logger.error("giving up on %s after %d attempts", record.id, MAX_ATTEMPTS)
-            failed = unreadable_result(self.assignment, record.id, record.filename, GAVE_UP)
+            failed = unreadable_result(self.assignment, record.id, record.filename, _(GAVE_UP))
             result = replace(failed, student=who)
         else:
             result = grade_one(self._pool, self.assignment, submission)

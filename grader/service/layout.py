@@ -67,6 +67,7 @@ def document_of(record: SubmissionRecord, results: dict[str, Any] | None) -> dic
         "status": record.status.value,
         "assignment": record.assignment,
         "student": record.student,
+        "lang": record.lang,
         "results": results,
     }
 

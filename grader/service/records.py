@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
 
+from grader.i18n import ENGLISH
 from grader.read import Format, format_of
 
 
@@ -65,6 +66,7 @@ class SubmissionRecord:
     attempts: int  # how many times grading was started
     uploaded_at: str
     finished_at: str | None = None
+    lang: str = ENGLISH  # of its report and results.json's texts, as the upload asked
 
     @property
     def suffix(self) -> str:

@@ -10,6 +10,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from grader.i18n import ENGLISH, LANGUAGES, N_, _, language, sentences
 from grader.read import read_submission, stem_of
 from grader.sandbox.launch import default_size
 from grader.service import tokens
@@ -144,6 +145,7 @@ class Service:
         that points at it commits, and the row commits before the caller answers."""
         try:
             student = _student(form)
+            lang = _language(form)
             callback_url = form.fields.get("callback_url") or None
             if callback_url is not None and (refusal := self.policy.refusal(callback_url)):
                 raise ApiError(422, "callback_not_allowed", refusal)
@@ -163,8 +165,10 @@ class Service:
                 status=Status.QUEUED,
                 attempts=0,
                 uploaded_at=timestamp(),
+                lang=lang,
             )
-            self._check_readable(record, form.path)
+            with language(lang, self.assignments[assignment].folder):
+                self._check_readable(record, form.path)
             sync_file(form.path)
             final = self.layout.upload(record)
             form.path.rename(final)
@@ -183,15 +187,10 @@ class Service:
 
     def _check_readable(self, record: SubmissionRecord, path: Path) -> None:
         """Refuse what `grader grade` could not read (empty, binary, truncated, not a notebook),
-        with its reason, read the way the grading will read it."""
+        with its reason in the upload's language, read the way the grading will read it."""
         submission = read_submission(record.id, record.filename, path)
         if submission.error is not None:
-            raise ApiError(
-                422,
-                "unreadable_file",
-                f"{submission.error} Upload the notebook (.ipynb) or its exported script (.py) "
-                "as Jupyter saves it.",
-            )
+            raise ApiError(422, "unreadable_file", sentences(submission.error, _(UPLOAD_AS_SAVED)))
 
     def _graded(
         self, record: SubmissionRecord, results: dict[str, Any], callbacks: list[Callback]
@@ -199,6 +198,23 @@ class Service:
         if callbacks:
             done = document_of(replace(record, status=Status.DONE), results)
             self.callbacks.send(callbacks, done)
+
+
+UPLOAD_AS_SAVED = N_(
+    "Upload the notebook (.ipynb) or its exported script (.py) as Jupyter saves it."
+)
+
+
+def _language(form: ReceivedForm) -> str:
+    """The `lang` field: the language of the report and of results.json's texts."""
+    lang = form.fields.get("lang", "").strip() or ENGLISH
+    if lang not in LANGUAGES:
+        raise ApiError(
+            422,
+            "invalid_lang",
+            f"`lang` must be one of {', '.join(LANGUAGES)} (default {ENGLISH}), not {lang!r}.",
+        )
+    return lang
 
 
 def _student(form: ReceivedForm) -> str:

@@ -26,7 +26,7 @@ from grader.service.records import (
     Token,
 )
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS tokens (
     id TEXT PRIMARY KEY,
@@ -48,6 +48,7 @@ CREATE TABLE IF NOT EXISTS submissions (
     attempts INTEGER NOT NULL DEFAULT 0,
     uploaded_at TEXT NOT NULL,
     finished_at TEXT,
+    lang TEXT NOT NULL DEFAULT 'en',
     -- raised when the same bytes are uploaded again: the gradebook takes the latest upload
     upload_order INTEGER NOT NULL,
     UNIQUE (assignment, student, digest, owner)
@@ -69,8 +70,11 @@ CREATE TABLE IF NOT EXISTS callbacks (
 CREATE INDEX IF NOT EXISTS callbacks_due ON callbacks (state, due_at);
 """
 _SUBMISSION_COLUMNS = (
-    "id, assignment, student, filename, digest, owner, status, attempts, uploaded_at, finished_at"
+    "id, assignment, student, filename, digest, owner, status, attempts, uploaded_at, finished_at, "
+    "lang"
 )
+# What a database of an earlier schema is brought up to date with, by the version it gets.
+_MIGRATIONS = {2: "ALTER TABLE submissions ADD COLUMN lang TEXT NOT NULL DEFAULT 'en';"}
 
 
 class SchemaTooNew(RuntimeError):
@@ -93,8 +97,12 @@ class Store:
                 f"{path} was written by a newer grader (schema {version}); upgrade the grader"
             )
         connection.execute("PRAGMA journal_mode=WAL")
+        upgrades = "".join(
+            _MIGRATIONS[step] for step in range(version + 1, SCHEMA_VERSION + 1) if version
+        )
         connection.executescript(
-            f"BEGIN IMMEDIATE;\n{_SCHEMA}\nPRAGMA user_version = {SCHEMA_VERSION};\nCOMMIT;"
+            f"BEGIN IMMEDIATE;\n{upgrades}\n{_SCHEMA}\n"
+            f"PRAGMA user_version = {SCHEMA_VERSION};\nCOMMIT;"
         )
 
     def _connection(self) -> sqlite3.Connection:
@@ -202,7 +210,7 @@ class Store:
         with self._transaction() as writer:
             inserted = writer.execute(
                 "INSERT INTO submissions (id, assignment, student, filename, digest, owner, "
-                "status, uploaded_at, upload_order) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                "status, uploaded_at, upload_order, lang) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
                 "ON CONFLICT (assignment, student, digest, owner) DO NOTHING",
                 (
                     record.id,
@@ -214,6 +222,7 @@ class Store:
                     Status.QUEUED.value,
                     record.uploaded_at,
                     _next_upload_order(writer),
+                    record.lang,
                 ),
             ).rowcount
             stored = _submission(
@@ -393,4 +402,5 @@ def _submission(row: tuple) -> SubmissionRecord:
         attempts=row[7],
         uploaded_at=row[8],
         finished_at=row[9],
+        lang=row[10],
     )
