@@ -96,16 +96,16 @@ HIDDEN_HINT = N_(
 HIDDEN_CASE = N_("hidden case, {case}")
 
 
-def test_name(function: str, case: str, hidden: bool) -> str:
+def qualified_case_name(function: str, case: str, hidden: bool) -> str:
     """A case's name in results.json, in the active language: the function, then the case."""
     label = _(case)
     return f"{function}: {_(HIDDEN_CASE).format(case=label) if hidden else label}"
 
 
-def case_label(test_name: str, hidden: bool) -> str:
+def case_label(name: str, hidden: bool) -> str:
     """The case of a test's name, without its function and, if hidden, the words saying so
     (in English or the active language: a class folder may hold results of either)."""
-    label = test_name.split(": ", 1)[-1]
+    label = name.split(": ", 1)[-1]
     if hidden:
         for template in dict.fromkeys((_(HIDDEN_CASE), HIDDEN_CASE)):
             before, _placeholder, after = template.partition("{case}")
@@ -333,7 +333,7 @@ def _judge(
         stdout = "" if case.hidden or index >= len(results) else results[index].stdout
         share = worth if passed else Fraction(0)
         test = TestResult(
-            name=test_name(name, case.name, case.hidden),
+            name=qualified_case_name(name, case.name, case.hidden),
             score=_round(share),
             max_score=_round(worth),
             status=Status.PASSED if passed else Status.FAILED,
