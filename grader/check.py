@@ -319,9 +319,10 @@ def _problems(
 
 def _diagnosis_lines(diagnosis: Diagnosis, style: Callable[[str, str], str]) -> list[str]:
     """The mistake the results show, why it is one, and what to compute instead."""
-    lines = [style(f"Likely mistake: {diagnosis.title}.", "bold"), diagnosis.explanation]
+    title = _("Likely mistake: {title}.").format(title=diagnosis.title)
+    lines = [style(title, "bold"), diagnosis.explanation]
     if diagnosis.formula:
-        lines.append(f"Compute: {diagnosis.formula}")
+        lines.append(_("Compute: {formula}").format(formula=diagnosis.formula))
     return lines
 
 

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from grader.compare import Close
+from grader.i18n import _
 from grader.sandbox import protocol
 from grader.sandbox.pool import CallResult
 from grader.spec import Assignment, Case, Probe, RecordedMutant, released_key, substituted
@@ -66,7 +67,8 @@ def diagnose(
     if len(found) != 1:
         return None
     mistake = found[0]
-    return Diagnosis(mistake.id, mistake.title, mistake.explanation, mistake.formula)
+    # Its words in the active language; the formula is notation, the same in every language.
+    return Diagnosis(mistake.id, _(mistake.title), _(mistake.explanation), mistake.formula)
 
 
 def _ignores_input(values: list[Any], made_calls: bool) -> bool:

@@ -131,6 +131,17 @@ def error_place(error: Mapping[str, Any] | None) -> Place | None:
     return Place(int(found[1]), int(found[2])) if found else None
 
 
+def said_where(where: str) -> str:
+    """The sandbox's `where` of an error in the active language (English as it comes)."""
+    found = _WHERE.match(where)
+    if found is None:
+        return where
+    code = where[found.end() :].removeprefix(": ")
+    if not code:
+        return _("cell {cell}, line {line}").format(cell=found[1], line=found[2])
+    return _("cell {cell}, line {line}: {code}").format(cell=found[1], line=found[2], code=code)
+
+
 def syntax_error_place(extraction: Extraction) -> Place | None:
     """Where a graded cell that does not parse goes wrong; the extraction keeps only its cell,
     so the cell is parsed again (only for this status, which is rare)."""
@@ -399,7 +410,7 @@ def _judge_case(case: Case, result: CallResult) -> _CaseVerdict:
         raised = f"{kind}: {result.error.get('message', '')}"
         text = _("Raised {error}").format(error=raised)
         if result.error.get("where"):
-            text += _(" ({where})").format(where=result.error["where"])
+            text += _(" ({where})").format(where=said_where(result.error["where"]))
         if "NoneType" in raised or "NoneType" in str(result.error.get("where")):
             text += _(". Is a `None` placeholder from the template still in your code?")
         return _CaseVerdict(Verdict(False, text), raised=True, place=error_place(result.error))
@@ -418,7 +429,9 @@ def _not_run_message(run: FunctionRun | None, time_limit: float) -> str:
         return _("Not run.")
     if run.status == "define_error":
         error = run.define_error or {}
-        where = _(" ({where})").format(where=error["where"]) if error.get("where") else ""
+        where = (
+            _(" ({where})").format(where=said_where(error["where"])) if error.get("where") else ""
+        )
         return _("The function could not be defined: {error}{where}").format(
             error=f"{error.get('type', 'Error')}: {error.get('message', '')}", where=where
         )

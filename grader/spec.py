@@ -190,9 +190,12 @@ class Assignment:
         return shares
 
     def texts(self) -> list[str]:
-        """The student-facing texts the assignment itself defines (its title, case names and
-        the reasons of its ranges), in order: what its catalogs translate."""
+        """The student-facing texts the assignment itself defines (its title, case names, the
+        reasons of its ranges, its mistakes' titles and explanations), in order: what its
+        catalogs translate. Formulas are notation, shown as they are in every language."""
         found = [self.title]
+        for mistake in self.mistakes:
+            found += [mistake.title, mistake.explanation]
         for case in self.cases:
             found.append(case.name)
             for expectation in (case.expect, *case.expect_when.values()):

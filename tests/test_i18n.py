@@ -197,6 +197,10 @@ def test_grader_check_in_chinese_says_everything_in_chinese(tmp_path):
         "forward_propagation(2, 4) 的结果是 8",  # the assignment's case name
         "期望 8.0，实际得到 6.0",
         "你的代码里是否还留着模板中的 `None` 占位符？",
+        "（第 4 个单元格第 11 行：thetaplus = None[0]）",  # the sandbox's place of the error
+        "可能的错误：J 把 θ 和 x 相加了。",  # the assignment's mistake catalog
+        "forward_propagation 返回的是 θ + x，但这个模型的代价是乘积 θ·x。",
+        "应计算：J = θ · x",  # a formula is notation, the same in every language
         "不要硬编码任何结果。",
     ):
         assert said in out, said
@@ -280,7 +284,8 @@ def test_grade_in_chinese_writes_chinese_reports_and_summary(graded):
     out = graded["zh_CN"]
     report = _page(out / "failing" / "report.html")
     assert '<html lang="zh-CN">' in report
-    for said in ("梯度检验 · 评分报告", "需要修正：", "你的代码", "隐藏", "总分", "结果错误"):
+    for said in ("梯度检验 · 评分报告", "需要修正：", "你的代码", "隐藏", "总分", "结果错误",
+                 "可能的错误：", "J 把 θ 和 x 相加了"):  # fmt: skip
         assert said in report, said
     for english in ("What to fix", "grading report", "Your code", "Total score", "wrong result"):
         assert english not in report, english
@@ -288,7 +293,15 @@ def test_grade_in_chinese_writes_chinese_reports_and_summary(graded):
     assert "无法读取你的文件" in broken and "笔记本不是有效的 JSON" in broken
     summary = _page(out / "index.html")
     assert '<html lang="zh-CN">' in summary
-    for said in ("全班汇总", "3 份提交", "各用例通过率", "隐藏", "学生"):
+    for said in (
+        "全班汇总",
+        "3 份提交",
+        "各用例通过率",
+        "隐藏",
+        "学生",
+        "常见错误",
+        "J 把 θ 和 x 相加了",
+    ):
         assert said in summary, said
     assert "Class summary" not in summary and "Pass rate" not in summary
 
