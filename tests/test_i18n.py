@@ -37,6 +37,7 @@ from grader.service.store import Store
 from grader.spec import load_assignment
 from tests.conftest import BACKWARD, CHECK_N, CORRECT, FORWARD, IMPORTS, notebook, run_grader
 from tests.service_support import InProcessService, upload, wait_done
+from tests.test_exports import autograde
 
 ROOT = Path(__file__).resolve().parent.parent
 ASSIGNMENTS = [
@@ -361,6 +362,20 @@ def test_a_released_bundle_speaks_its_assignment_s_chinese(tmp_path):
     assert checked.stdout.startswith("梯度检验：") and "forward_propagation(2, 4) 的结果是 8" in (
         checked.stdout
     )
+
+
+def test_a_gradescope_autograder_in_chinese_tells_students_in_chinese(tmp_path):
+    bundle = tmp_path / "autograder.zip"
+    built = run_grader("export", "gradescope", str(ASSIGNMENTS[0]), "--output", str(bundle),
+                       "--lang", "zh_CN")  # fmt: skip
+    assert built.returncode == 0, built.stderr
+    results = autograde(bundle, tmp_path / "root", {"mine.ipynb": FAILING, "notes.txt": "x"})
+    output = results["output"]
+    assert output.startswith("得分：0/100，来自 mine.ipynb。\n未评分：notes.txt（")
+    assert "forward_propagation：未通过，0/10。3 个用例中通过了 0 个。" in output
+    assert "backward_propagation：缺失，0/10。没有找到名为" in output
+    assert {test["status"] for test in results["tests"]} == {"failed"}
+    assert all(CHINESE.search(test["name"]) for test in results["tests"])
 
 
 @pytest.fixture(scope="module")

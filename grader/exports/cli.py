@@ -13,6 +13,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from grader.i18n import ENGLISH, LANGUAGES
+
 if TYPE_CHECKING:
     from grader.exports.results import ClassResults
     from grader.exports.table import FillReport
@@ -68,6 +70,12 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
         help="the instructor's assignment folder (with assignment.py)",
     )
     gradescope.add_argument("--output", required=True, help="the zip to write")
+    gradescope.add_argument(
+        "--lang",
+        choices=LANGUAGES,
+        default=ENGLISH,
+        help="language of what students read of their grade: en (the default) or zh_CN",
+    )
     gradescope.set_defaults(handler=_gradescope)
 
 
@@ -123,7 +131,7 @@ def _gradescope(args: argparse.Namespace) -> int:
     from grader.exports.gradescope import build_bundle
 
     try:
-        bundle = build_bundle(Path(args.assignment_dir), Path(args.output))
+        bundle = build_bundle(Path(args.assignment_dir), Path(args.output), args.lang)
     except ExportError as problem:
         print(f"grader export gradescope: {problem}", file=sys.stderr)
         return 2

@@ -18,11 +18,15 @@ import zipfile
 from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, requires
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import grader
 from grader.exports import ExportError
 from grader.exports.table import points
+from grader.i18n import ENGLISH, N_, _, language, sentences
+
+if TYPE_CHECKING:
+    from grader.spec import Assignment
 
 PACKAGE = Path(grader.__file__).resolve().parent
 BUNDLED_ASSIGNMENT = "assignment"  # the assignment folder's parent in the bundle
@@ -73,7 +77,7 @@ ROOT="${{AUTOGRADER_ROOT:-/autograder}}"
 PYTHON="${{GRADER_PYTHON:-$ROOT/venv/bin/python}}"
 ASSIGNMENT={assignment}
 export PYTHONPATH="$ROOT/source"
-exec "$PYTHON" -m grader.exports.gradescope "$ROOT" "$ROOT/source/$ASSIGNMENT"
+exec "$PYTHON" -m grader.exports.gradescope "$ROOT" "$ROOT/source/$ASSIGNMENT" {lang}
 """
 
 
@@ -91,8 +95,9 @@ class AutograderBundle:
         )
 
 
-def build_bundle(assignment_dir: Path, output: Path) -> AutograderBundle:
-    """Write the autograder zip for the instructor folder `assignment_dir` to `output`."""
+def build_bundle(assignment_dir: Path, output: Path, lang: str = ENGLISH) -> AutograderBundle:
+    """Write the autograder zip for the instructor folder `assignment_dir` to `output`; what
+    students read of their grade is in `lang`."""
     from grader.spec import load_assignment
 
     if not assignment_dir.is_dir():
@@ -113,7 +118,10 @@ def build_bundle(assignment_dir: Path, output: Path) -> AutograderBundle:
     inside = f"{BUNDLED_ASSIGNMENT}/{folder.name}"
     entries: dict[str, tuple[bytes, int]] = {
         "setup.sh": (SETUP.encode(), 0o755),
-        "run_autograder": (RUN.format(assignment=shlex.quote(inside)).encode(), 0o755),
+        "run_autograder": (
+            RUN.format(assignment=shlex.quote(inside), lang=shlex.quote(lang)).encode(),
+            0o755,
+        ),
         "requirements.txt": ("\n".join(_requirements()).encode() + b"\n", 0o644),
     }
     for root, prefix in ((PACKAGE, "grader"), (folder, inside)):
@@ -158,21 +166,28 @@ def _requirements() -> list[str]:
     return [r for r in declared if "extra" not in r.partition(";")[2]]
 
 
-def grade_submission(root: Path, assignment_dir: Path) -> dict[str, Any]:
-    """Grade the files in `root/submission` and return Gradescope's results document.
+def grade_submission(root: Path, assignment_dir: Path, lang: str = ENGLISH) -> dict[str, Any]:
+    """Grade the files in `root/submission` and return Gradescope's results document, its
+    texts in `lang`.
 
     A student may upload several files (their notebook beside support modules or a draft):
     each is graded, and the best result counts; the output names the file it came from and
     every file not graded, with the reason.
     """
-    from grader.grade import grade_batch
     from grader.spec import load_assignment
 
     assignment = load_assignment(assignment_dir)
+    with language(lang, assignment.folder):
+        return _grade_submission(root, assignment, lang)
+
+
+def _grade_submission(root: Path, assignment: Assignment, lang: str) -> dict[str, Any]:
+    from grader.grade import grade_batch
+
     submission = root / "submission"
     with tempfile.TemporaryDirectory(prefix="grader-") as scratch:
         out = Path(scratch)
-        outcome = grade_batch([str(submission)], assignment, out, jobs=1)
+        outcome = grade_batch([str(submission)], assignment, out, jobs=1, lang=lang)
         off = {name: state for name, state in outcome.host_protections.items() if state != "on"}
         for name, state in off.items():  # Gradescope shows this output to instructors only
             print(f"sandbox protection off on this host: {name} ({state})")
@@ -183,8 +198,10 @@ def grade_submission(root: Path, assignment_dir: Path) -> dict[str, Any]:
     not_graded = [_not_graded(item.input, item.reason, submission) for item in outcome.not_graded]
     if not documents:
         lines = [
-            "No notebook (.ipynb) or Python script (.py) was found in your submission: upload "
-            "your notebook.",
+            _(
+                "No notebook (.ipynb) or Python script (.py) was found in your submission: "
+                "upload your notebook."
+            ),
             *not_graded,
         ]
         return {"score": 0.0, "output": "\n".join(lines), "tests": [], **_FOR_INSTRUCTORS}
@@ -208,23 +225,31 @@ def _overview(
     """The text Gradescope shows above the tests: score, file, what to fix per function, and
     the mistake named in it, if any."""
     lines = [
-        f"Score: {points(best['score'])}/{points(best['max_score'])}, for "
-        f"{_relative(best['source'], submission)}."
+        _("Score: {score}/{max_score}, for {file}.").format(
+            score=points(best["score"]),
+            max_score=points(best["max_score"]),
+            file=_relative(best["source"], submission),
+        )
     ]
     if best.get("selection"):
         lines.append(best["selection"])
     if others:
-        lines.append(f"Also graded, not counted (a score no higher): {', '.join(others)}.")
+        also = _("Also graded, not counted (a score no higher): {files}.")
+        lines.append(also.format(files=", ".join(others)))
     lines += not_graded
     if best["error"]:
         lines.append(best["error"])
     for name, function in best["functions"].items():
-        status = function["status"].replace("_", " ")
+        status = _STATUS_WORDS.get(function["status"], function["status"])
         got = f"{points(function['score'])}/{points(function['max_score'])}"
-        lines.append(f"{name}: {status}, {got}. {function['message']}")
+        said = _("{function}: {status}, {points}.").format(
+            function=name, status=_(status), points=got
+        )
+        lines.append(sentences(said, function["message"]))
         diagnosis = function.get("diagnosis")
         if diagnosis:
-            lines.append(f"  Likely mistake: {diagnosis['title']}. {diagnosis['explanation']}")
+            title = _("Likely mistake: {title}.").format(title=diagnosis["title"])
+            lines.append("  " + sentences(title, diagnosis["explanation"]))
     return "\n".join(lines)
 
 
@@ -232,7 +257,18 @@ def _not_graded(source: str, reason: str, submission: Path) -> str:
     """A file of the upload that was not graded, and why (the reason may name it already)."""
     name = _relative(source, submission)
     reason = reason.removeprefix(f"{Path(name).name}: ")
-    return f"Not graded: {name} ({reason})."
+    return _("Not graded: {file} ({reason}).").format(file=name, reason=reason)
+
+
+# A function's status as the overview words it.
+_STATUS_WORDS = {
+    "passed": N_("passed"),
+    "failed": N_("failed"),
+    "error": N_("error"),
+    "timeout": N_("timeout"),
+    "missing": N_("missing"),
+    "syntax_error": N_("syntax error"),
+}
 
 
 def _relative(source: str, submission: Path) -> str:
@@ -241,9 +277,11 @@ def _relative(source: str, submission: Path) -> str:
 
 
 def main(argv: list[str]) -> int:
-    """`python -m grader.exports.gradescope ROOT ASSIGNMENT_DIR`, as run_autograder calls it."""
+    """`python -m grader.exports.gradescope ROOT ASSIGNMENT_DIR [LANG]`, as run_autograder
+    calls it."""
     root, assignment_dir = Path(argv[0]), Path(argv[1])
-    document = grade_submission(root, assignment_dir)
+    lang = argv[2] if len(argv) > 2 else ENGLISH
+    document = grade_submission(root, assignment_dir, lang)
     results = root / "results"
     results.mkdir(parents=True, exist_ok=True)
     text = json.dumps(document, ensure_ascii=False, indent=1)
