@@ -19,7 +19,7 @@ import nbformat
 
 from grader.compare import Close, Expectation, Within
 from grader.diagnose import recorded
-from grader.i18n import CATALOG_FOLDER
+from grader.i18n import CATALOG_FOLDER, read_catalog
 from grader.sandbox.protocol import encode
 from grader.score import ordered_calls
 from grader.spec import (
@@ -29,11 +29,13 @@ from grader.spec import (
     AssignmentError,
     Mistake,
     load_assignment,
+    load_released,
 )
 
 NOTEBOOK = "assignment.ipynb"
 PRELUDE = "provided.py"
 STUDENT_README = "README.md"
+RELEASED_CATALOG = "assignment.po"
 # The notebook's metadata key naming its assignment, so tools can find it without a flag.
 METADATA_KEY = "grader"
 _START = re.compile(r"^([ \t]*)###[ \t]*START CODE HERE[ \t]*###")
@@ -108,7 +110,7 @@ def release(assignment_dir: Path, out: Path) -> Bundle:
         (out / f"{name}.py").write_text(text, encoding="utf-8")
     (out / PRELUDE).write_text(assignment.prelude, encoding="utf-8")
     (out / RELEASED_CASES).write_text(json.dumps(cases, indent=1) + "\n", encoding="utf-8")
-    languages = copy_catalogs(source, out)
+    languages = write_catalogs(source, out)
     return Bundle(
         folder=out,
         title=assignment.title,
@@ -121,16 +123,28 @@ def release(assignment_dir: Path, out: Path) -> Bundle:
     )
 
 
-def copy_catalogs(source: Path, out: Path) -> tuple[str, ...]:
-    """The assignment's translations, so that `grader check --lang` speaks them in the bundle;
-    returns their languages."""
-    languages = []
-    for catalog in sorted((source / CATALOG_FOLDER).glob("*/LC_MESSAGES/*.po")):
-        target = out / catalog.relative_to(source)
+def write_catalogs(source: Path, out: Path) -> tuple[str, ...]:
+    """The translations of the bundle's own texts, so that `grader check --lang` speaks them
+    there; returns their languages. Only the public texts go: a hidden case's name stays with
+    the instructor, as its inputs do."""
+    from babel.messages.catalog import Catalog
+    from babel.messages.pofile import write_po
+
+    public = load_released(out).texts()
+    languages = sorted(path.name for path in (source / CATALOG_FOLDER).glob("*") if path.is_dir())
+    for code in languages:
+        translated: dict[str, str] = {}
+        for path in sorted((source / CATALOG_FOLDER / code).glob("LC_MESSAGES/*.po")):
+            translated.update(read_catalog(path)[0])
+        catalog = Catalog(locale=code, project=source.name, fuzzy=False)
+        for text in public:
+            if text in translated:
+                catalog.add(text, translated[text])
+        target = out / CATALOG_FOLDER / code / "LC_MESSAGES" / RELEASED_CATALOG
         target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(catalog.read_bytes())
-        languages.append(catalog.relative_to(source / CATALOG_FOLDER).parts[0])
-    return tuple(dict.fromkeys(languages))
+        with target.open("wb") as written:
+            write_po(written, catalog, width=100)
+    return tuple(languages)
 
 
 def verify_solution(assignment: Assignment, notebook: Path) -> None:

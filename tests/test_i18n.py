@@ -355,7 +355,10 @@ def test_a_released_bundle_speaks_its_assignment_s_chinese(tmp_path):
     released = run_grader("release", str(ASSIGNMENTS[0]), "--out", str(bundle))
     assert released.returncode == 0, released.stderr
     assert "locale/: the assignment's texts in zh_CN" in released.stdout
-    assert (bundle / "locale" / "zh_CN" / "LC_MESSAGES" / "assignment.po").is_file()
+    catalog = _catalog(bundle / "locale" / "zh_CN" / "LC_MESSAGES" / "assignment.po")
+    public = load_assignment(bundle).texts()
+    assert set(catalog) == set(public) and "forward_propagation(2, 4) is 8" in catalog
+    assert "another network and epsilon=0.001" not in catalog  # hidden cases stay hidden
     mine = bundle / "mine.ipynb"
     mine.write_text(FAILING, encoding="utf-8")
     checked = _check(mine, "--lang", "zh_CN")

@@ -244,7 +244,7 @@ def bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_the_released_blank_notebook_fails_its_check_with_hints(bundle: Path) -> None:
     assert {path.name for path in bundle.iterdir()} == {
         "assignment.ipynb", "README.md", "provided.py", "public_cases.json", "reg_utils.py",
-        "reg_test_cases.py",
+        "reg_test_cases.py", "locale",
     }  # fmt: skip
     blank = run_grader("check", str(bundle / "assignment.ipynb"), "--assignment", str(bundle))
     assert blank.returncode == 1, blank.stdout + blank.stderr
@@ -280,7 +280,8 @@ def _written_forms(value: Any) -> set[str]:
 
 
 def test_no_hidden_input_or_expected_value_is_in_the_bundle(bundle: Path, regularization) -> None:
-    text = "\n".join(path.read_text(encoding="utf-8") for path in bundle.iterdir())
+    files = sorted(path for path in bundle.rglob("*") if path.is_file())  # translations too
+    text = "\n".join(path.read_text(encoding="utf-8") for path in files)
     forms: set[str] = set()
     for case in regularization.cases:
         if case.hidden:

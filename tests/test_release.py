@@ -21,7 +21,7 @@ from grader.spec import Assignment, default_assignment_dir, load_assignment
 
 REFERENCE = default_assignment_dir()
 BUNDLE_FILES = {"assignment.ipynb", "gc_utils.py", "testCases.py", "provided.py",
-                "public_cases.json", "README.md"}  # fmt: skip
+                "public_cases.json", "README.md", "locale"}  # fmt: skip
 # Solution lines the template gives students outside the START/END CODE HERE markers.
 TEMPLATE_LINES = {
     "parameters_values, _ = dictionary_to_vector(parameters)",
@@ -61,8 +61,13 @@ def _needles(value: Any) -> set[str]:
     return found
 
 
+def _released_files(bundle: Path) -> list[Path]:
+    """Every file of the bundle, the translations in its subfolders too."""
+    return sorted(path for path in bundle.rglob("*") if path.is_file())
+
+
 def test_no_hidden_case_leaks(bundle: Path, assignment: Assignment) -> None:
-    text = "\n".join(path.read_text(encoding="utf-8") for path in bundle.iterdir())
+    text = "\n".join(path.read_text(encoding="utf-8") for path in _released_files(bundle))
     hidden = [case for case in assignment.cases if case.hidden]
     assert len(hidden) == 8
     needles: set[str] = set()
@@ -103,7 +108,7 @@ def _solution_lines() -> list[str]:
 def test_the_find_the_bugs_exercise_is_not_given_away(bundle: Path) -> None:
     released = {
         line.strip()
-        for path in bundle.iterdir()
+        for path in _released_files(bundle)
         for line in path.read_text(encoding="utf-8").splitlines()
     }
     assert "dW2 = 1.0 / m * np.dot(dZ2, A1.T) * 2" in released  # the planted bugs are there
@@ -114,7 +119,7 @@ def test_the_find_the_bugs_exercise_is_not_given_away(bundle: Path) -> None:
 
 
 def test_no_solution_line_leaks(bundle: Path) -> None:
-    text = "\n".join(path.read_text(encoding="utf-8") for path in bundle.iterdir())
+    text = "\n".join(path.read_text(encoding="utf-8") for path in _released_files(bundle))
     lines = _solution_lines()
     assert len(lines) >= 25
     assert "J = theta * x" in lines and "grad = backward_propagation(x, theta)" in lines
