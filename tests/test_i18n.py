@@ -362,6 +362,7 @@ def test_a_released_bundle_speaks_its_assignment_s_chinese(tmp_path):
     mine = bundle / "mine.ipynb"
     mine.write_text(FAILING, encoding="utf-8")
     checked = _check(mine, "--lang", "zh_CN")
+    assert "可能的错误：J 把 θ 和 x 相加了。" in checked.stdout  # the bundle's mistakes too
     assert checked.stdout.startswith("梯度检验：") and "forward_propagation(2, 4) 的结果是 8" in (
         checked.stdout
     )
