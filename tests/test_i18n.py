@@ -37,7 +37,7 @@ from grader.service.store import Store
 from grader.spec import load_assignment
 from tests.conftest import BACKWARD, CHECK_N, CORRECT, FORWARD, IMPORTS, notebook, run_grader
 from tests.service_support import InProcessService, upload, wait_done
-from tests.test_exports import autograde
+from tests.test_exports import autograde, moodle_file, moodle_rows, parsed, write_class
 
 ROOT = Path(__file__).resolve().parent.parent
 ASSIGNMENTS = [
@@ -380,6 +380,19 @@ def test_a_gradescope_autograder_in_chinese_tells_students_in_chinese(tmp_path):
     assert "backward_propagation：缺失，0/10。没有找到名为" in output
     assert {test["status"] for test in results["tests"]} == {"failed"}
     assert all(CHINESE.search(test["name"]) for test in results["tests"])
+
+
+def test_moodle_feedback_in_chinese(tmp_path):
+    out = write_class(tmp_path / "out", "moodle")
+    worksheet, filled = tmp_path / "worksheet.csv", tmp_path / "filled.csv"
+    worksheet.write_bytes(moodle_file(moodle_rows()))
+    exported = run_grader("export", "moodle", str(out), "--worksheet", str(worksheet),
+                          "--output", str(filled), "--lang", "zh_CN")  # fmt: skip
+    assert exported.returncode == 0, exported.stderr
+    feedback = [row[10] for row in parsed(filled.read_bytes())[1:4]]
+    assert feedback[0].startswith("100/100 分。forward_propagation：通过（10/10）; ")
+    assert "backward_propagation：语法错误（7.5/10）" in feedback[1]
+    assert feedback[2].startswith("0/100 分：")
 
 
 @pytest.fixture(scope="module")

@@ -56,6 +56,12 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     moodle.add_argument("out", metavar="OUT", help=OUT_HELP)
     moodle.add_argument("--worksheet", required=True, help="the worksheet Moodle downloaded")
     moodle.add_argument("--output", required=True, help="where to write the filled worksheet")
+    moodle.add_argument(
+        "--lang",
+        choices=LANGUAGES,
+        default=ENGLISH,
+        help="language of the feedback comments' words: en (the default) or zh_CN",
+    )
     moodle.set_defaults(handler=_moodle)
 
     gradescope = lms.add_parser(
@@ -92,7 +98,7 @@ def _moodle(args: argparse.Namespace) -> int:
     from grader.exports.moodle import fill_moodle
 
     def fill(results: ClassResults) -> FillReport:
-        return fill_moodle(results, Path(args.worksheet), Path(args.output))
+        return fill_moodle(results, Path(args.worksheet), Path(args.output), args.lang)
 
     return _fill("moodle", args, fill)
 

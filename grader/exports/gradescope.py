@@ -22,8 +22,8 @@ from typing import TYPE_CHECKING, Any
 
 import grader
 from grader.exports import ExportError
-from grader.exports.table import points
-from grader.i18n import ENGLISH, N_, _, language, sentences
+from grader.exports.table import points, status_in_words
+from grader.i18n import ENGLISH, _, language, sentences
 
 if TYPE_CHECKING:
     from grader.spec import Assignment
@@ -240,11 +240,9 @@ def _overview(
     if best["error"]:
         lines.append(best["error"])
     for name, function in best["functions"].items():
-        status = _STATUS_WORDS.get(function["status"], function["status"])
+        status = status_in_words(function["status"])
         got = f"{points(function['score'])}/{points(function['max_score'])}"
-        said = _("{function}: {status}, {points}.").format(
-            function=name, status=_(status), points=got
-        )
+        said = _("{function}: {status}, {points}.").format(function=name, status=status, points=got)
         lines.append(sentences(said, function["message"]))
         diagnosis = function.get("diagnosis")
         if diagnosis:
@@ -258,17 +256,6 @@ def _not_graded(source: str, reason: str, submission: Path) -> str:
     name = _relative(source, submission)
     reason = reason.removeprefix(f"{Path(name).name}: ")
     return _("Not graded: {file} ({reason}).").format(file=name, reason=reason)
-
-
-# A function's status as the overview words it.
-_STATUS_WORDS = {
-    "passed": N_("passed"),
-    "failed": N_("failed"),
-    "error": N_("error"),
-    "timeout": N_("timeout"),
-    "missing": N_("missing"),
-    "syntax_error": N_("syntax error"),
-}
 
 
 def _relative(source: str, submission: Path) -> str:

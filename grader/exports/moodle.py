@@ -15,8 +15,17 @@ import re
 from pathlib import Path
 
 from grader.exports import ExportError
-from grader.exports.results import ClassResults, StudentResult, nothing_matched
-from grader.exports.table import CsvText, FillReport, guarded, on_scale, parse_points, points
+from grader.exports.results import ClassResults, FunctionOutcome, StudentResult, nothing_matched
+from grader.exports.table import (
+    CsvText,
+    FillReport,
+    guarded,
+    on_scale,
+    parse_points,
+    points,
+    status_in_words,
+)
+from grader.i18n import ENGLISH, _, language
 
 IDENTIFIER = "Identifier"
 GRADE = "Grade"
@@ -25,8 +34,12 @@ FEEDBACK = "Feedback comments"
 _PARTICIPANT = re.compile(r"(\d+)\s*$")
 
 
-def fill_moodle(results: ClassResults, worksheet: Path, output: Path) -> FillReport:
-    """Write `worksheet` to `output` with each graded participant's grade and feedback."""
+def fill_moodle(
+    results: ClassResults, worksheet: Path, output: Path, lang: str = ENGLISH
+) -> FillReport:
+    """Write `worksheet` to `output` with each graded participant's grade and feedback, the
+    feedback's words in `lang` (the results' own texts are in the language they were graded
+    in)."""
     table = CsvText(worksheet)
     identifier, grade = table.column(IDENTIFIER), table.column(GRADE)
     if identifier is None or grade is None:
@@ -62,7 +75,9 @@ def fill_moodle(results: ClassResults, worksheet: Path, output: Path) -> FillRep
         decimal_comma = "," in out_of and "." not in out_of
         cells[i, grade] = points(score).replace(".", ",") if decimal_comma else points(score)
         if feedback is not None:
-            cells[i, feedback] = guarded(html.escape(summary(result), quote=False))
+            with language(lang):
+                said = summary(result)
+            cells[i, feedback] = guarded(html.escape(said, quote=False))
     if not cells:
         raise nothing_matched(results, worksheet, "moodle")
     table.write_filled(cells, output)
@@ -79,12 +94,23 @@ def fill_moodle(results: ClassResults, worksheet: Path, output: Path) -> FillRep
 def summary(result: StudentResult) -> str:
     """A line of feedback: the score, then each function's status and points, and the mistake
     named in it."""
-    head = f"{points(result.score)}/{points(result.max_score)} points"
-    if result.error:
-        return f"{head}: {result.error}"
-    functions = "; ".join(
-        f"{f.name}: {f.status.replace('_', ' ')} ({points(f.score)}/{points(f.max_score)})"
-        + (f", likely mistake: {f.mistake}" if f.mistake else "")
-        for f in result.functions
+    head = _("{score}/{max_score} points").format(
+        score=points(result.score), max_score=points(result.max_score)
     )
-    return f"{head}. {functions}" if functions else head
+    if result.error:
+        return _("{head}: {error}").format(head=head, error=result.error)
+    functions = "; ".join(_function_summary(f) for f in result.functions)
+    return _("{head}. {functions}").format(head=head, functions=functions) if functions else head
+
+
+def _function_summary(function: FunctionOutcome) -> str:
+    said = {
+        "function": function.name,
+        "status": status_in_words(function.status),
+        "points": f"{points(function.score)}/{points(function.max_score)}",
+    }
+    if function.mistake:
+        return _("{function}: {status} ({points}), likely mistake: {mistake}").format(
+            mistake=function.mistake, **said
+        )
+    return _("{function}: {status} ({points})").format(**said)

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from grader.exports import ExportError
+from grader.i18n import N_, _
 
 BOM = "\ufeff"
 _DELIMITERS = (",", ";", "\t")
@@ -199,3 +200,20 @@ def _write_atomic(path: Path, content: bytes) -> None:
     except OSError as problem:
         temporary.unlink(missing_ok=True)
         raise ExportError(f"cannot write {path}: {problem.strerror or problem}") from None
+
+
+def status_in_words(status: str) -> str:
+    """A function's status (results.json's value) as feedback words it, in the active language;
+    one this version does not know, as it is."""
+    words = _STATUS_WORDS.get(status)
+    return status if words is None else _(words)
+
+
+_STATUS_WORDS = {
+    "passed": N_("passed"),
+    "failed": N_("failed"),
+    "error": N_("error"),
+    "timeout": N_("timeout"),
+    "missing": N_("missing"),
+    "syntax_error": N_("syntax error"),
+}
