@@ -34,5 +34,5 @@ clean:
 # assignments' catalogs are kept by hand; tests/test_i18n.py says what is missing).
 messages: $(BIN)/grader
 	$(BIN)/pybabel extract -F babel.cfg -k N_ --no-location -w 100 --omit-header -o grader/locale/grader.pot .
-	$(BIN)/pybabel update -D grader -i grader/locale/grader.pot -d grader/locale --no-location -w 100
+	$(BIN)/pybabel update -D grader -i grader/locale/grader.pot -d grader/locale -w 100 --ignore-obsolete
 	rm grader/locale/grader.pot
