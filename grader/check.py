@@ -80,8 +80,9 @@ def _check(process: Popen, notebook: str, assignment_dir: str | None, lang: str)
     from grader.spec import load_assignment
 
     try:
-        folder = Path(assignment_dir) if assignment_dir else _assignment_beside(Path(notebook))
-        assignment = load_assignment(folder)
+        with language(lang):  # a folder that is no assignment is the student's to fix
+            folder = Path(assignment_dir) if assignment_dir else _assignment_beside(Path(notebook))
+            assignment = load_assignment(folder)
     except (OSError, ValueError) as problem:
         raise CheckError(str(problem)) from None
     with language(lang, assignment.folder):

@@ -24,6 +24,7 @@ from types import ModuleType
 from typing import Any
 
 from grader.compare import Close, Expectation, Within
+from grader.i18n import _
 from grader.sandbox.protocol import ProtocolError, compact, decode, encode
 
 RELEASED_CASES = "public_cases.json"
@@ -262,7 +263,9 @@ def load_assignment(folder: str | Path) -> Assignment:
         return load_released(folder)
     if not entry.is_file():
         raise FileNotFoundError(
-            f"{folder} has no assignment.py or {RELEASED_CASES}: is it an assignment folder?"
+            _("{folder} has no assignment.py or {cases}: is it an assignment folder?").format(
+                folder=folder, cases=RELEASED_CASES
+            )
         )
     own = {path.stem for path in folder.glob("*.py")}
     set_aside = {name: sys.modules.pop(name) for name in list(sys.modules) if name in own}
@@ -467,7 +470,9 @@ def default_assignment_dir() -> Path:
     bundled = Path(__file__).resolve().parent.parent / "reference_solutions" / "gradient_checking"
     if not bundled.is_dir():
         raise FileNotFoundError(
-            "no assignment given: pass --assignment DIR (an instructor folder or a released "
-            f"bundle), or set {ASSIGNMENT_VARIABLE} to one"
+            _(
+                "no assignment given: pass --assignment DIR (an instructor folder or a released "
+                "bundle), or set {variable} to one"
+            ).format(variable=ASSIGNMENT_VARIABLE)
         )
     return bundled

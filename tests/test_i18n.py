@@ -241,6 +241,13 @@ def test_an_unreadable_file_is_refused_in_the_student_s_language(tmp_path):
     )
 
 
+def test_a_folder_that_is_no_assignment_is_said_in_the_student_s_language(tmp_path):
+    path = tmp_path / "mine.ipynb"
+    path.write_text(FAILING, encoding="utf-8")
+    checked = _check(path, "--assignment", str(tmp_path), "--lang", "zh_CN")
+    assert checked.returncode == 2 and "它是作业文件夹吗？" in checked.stderr
+
+
 def test_english_check_does_not_load_babel_and_chinese_does(tmp_path):
     path = tmp_path / "mine.ipynb"
     path.write_text(notebook(*CORRECT), encoding="utf-8")
