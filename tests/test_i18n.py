@@ -352,6 +352,17 @@ def test_grading_again_in_another_language_regrades(graded, tmp_path):
     assert "需要修正" in (out / "failing" / "report.html").read_text(encoding="utf-8")
 
 
+def test_a_dask_cluster_grades_in_the_batch_s_language(graded, tmp_path):
+    """The cluster's workers score, so the language travels with the sandbox they start."""
+    out = tmp_path / "out"
+    on_cluster = run_grader("grade", str(graded["in"] / "failing.ipynb"), "--out", str(out),
+                            "--cluster", "local:1", "--lang", "zh_CN")  # fmt: skip
+    assert on_cluster.returncode == 0, on_cluster.stderr
+    remote = json.loads((out / "failing" / "results.json").read_text("utf-8"))
+    local = json.loads((graded["zh_CN"] / "failing" / "results.json").read_text("utf-8"))
+    assert remote["functions"] == local["functions"] and remote["tests"] == local["tests"]
+
+
 def test_grade_refuses_a_language_it_does_not_have(tmp_path):
     refused = run_grader("grade", "--out", str(tmp_path), "--lang", "fr")
     assert refused.returncode == 2 and "invalid choice: 'fr'" in refused.stderr
