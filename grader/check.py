@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
-from grader.i18n import ENGLISH, _, language, ngettext
+from grader.i18n import ENGLISH, N_, _, language, ngettext
 from grader.sandbox.launch import discard, start_worker
 
 if TYPE_CHECKING:
@@ -28,14 +28,15 @@ if TYPE_CHECKING:
 PASSED, FAILED, UNUSABLE = 0, 1, 2
 MAX_PRINTED_LINES = 5
 _DEF = re.compile(r"^[ \t]*(?:async[ \t]+)?def[ \t]+(\w+)", re.M)
+_RIGHT = N_("RIGHT")  # the tag of an inspected function that is right
 # The tag of an inspected function that is not right yet, by how its run ended; shown in the
 # colour of a missing function, not of a failure: it is not graded.
 _TAGS = {
-    "compared": "WRONG",
-    "not_a_dict": "WRONG",
-    "error": "ERROR",
-    "timeout": "TIMEOUT",
-    "syntax_error": "SYNTAX",
+    "compared": N_("WRONG"),
+    "not_a_dict": N_("WRONG"),
+    "error": N_("ERROR"),
+    "timeout": N_("TIMEOUT"),
+    "syntax_error": N_("SYNTAX"),
 }
 _STYLES = {"pass": "32", "fail": "31", "missing": "33", "bold": "1", "dim": "2"}
 
@@ -217,7 +218,8 @@ def _render(outcome: CheckOutcome, color: bool) -> str:
     heading = _("{title}: public cases of {file}").format(title=outcome.title, file=source)
     lines = [style(heading, "bold"), ""]
     width = max(map(len, result.functions))
-    tags = max(7, *(_columns(status.tag) for status in Status))
+    inspected = (_(tag) for tag in (*_TAGS.values(), _RIGHT))
+    tags = max(7, *(_columns(status.tag) for status in Status), *map(_columns, inspected))
     for name, function in result.functions.items():
         points = f"{function.score:g}/{function.max_score:g}"
         tag = _pad(function.status.tag, tags)
@@ -229,8 +231,9 @@ def _render(outcome: CheckOutcome, color: bool) -> str:
         if function.diagnosis is not None:
             lines.extend(f"      {line}" for line in _diagnosis_lines(function.diagnosis, style))
     for name, inspection in result.inspections.items():
-        tag, tone = ("RIGHT", "pass") if inspection.right else (_TAGS[inspection.status], "missing")
-        lines.append(f"  {style(f'{tag:<7}', tone)} {name}  {style('not graded', 'dim')}")
+        tag, tone = (_RIGHT, "pass") if inspection.right else (_TAGS[inspection.status], "missing")
+        ungraded = style(_("not graded"), "dim")
+        lines.append(f"  {style(_pad(_(tag), tags), tone)} {name}  {ungraded}")
         lines.append(f"      {inspection.message}")
     tests = result.tests
     failed = sum(test.status is not Status.PASSED for test in tests)

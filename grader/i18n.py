@@ -10,7 +10,7 @@ no catalog, so Babel is imported only for another language.
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
@@ -78,6 +78,11 @@ def sentences(*texts: str) -> str:
 
 
 _FULL_WIDTH_ENDINGS = frozenset("。！？；：，）」』")
+
+
+def listing(items: Iterable[str]) -> str:
+    """Items one after another, separated as the active language separates a list."""
+    return _(", ").join(items)
 
 
 def current_language() -> str:

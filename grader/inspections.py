@@ -16,18 +16,20 @@ from typing import Any
 import numpy as np
 
 from grader.extract import Chunk, Extraction, extract
+from grader.i18n import N_, _, current_language, listing
 from grader.read import Cell
 from grader.run import referenced
 from grader.sandbox.pool import FunctionJob, FunctionRun
+from grader.score import said_where
 from grader.spec import Assignment, Inspection
 
 # The inspected function makes no call whose answer the grader knows in advance. One object
 # for every job, so that the job's fixed part is encoded once (`pool._job_json`).
 _NO_ANSWERS: dict[str, Any] = {}
-# The verdict on a version of an inspected function, by the inspection and the code that ran:
-# a class submits few versions (the released cell untouched, the two lines fixed), so each runs
-# and is judged once per process.
-_VERDICTS: dict[tuple[int, tuple[Chunk, ...]], tuple[Inspection, InspectionResult]] = {}
+# The verdict on a version of an inspected function, by the inspection, the language its words
+# are in and the code that ran: a class submits few versions (the released cell untouched, the
+# two lines fixed), so each runs and is judged once per process and language.
+_VERDICTS: dict[tuple[int, str, tuple[Chunk, ...]], tuple[Inspection, InspectionResult]] = {}
 MAX_REMEMBERED_VERDICTS = 4096
 
 
@@ -68,12 +70,13 @@ class EntryResult:
 
     @property
     def verdict(self) -> str:
-        """The entry's verdict in words, as the report's table and the summary sentence say it."""
+        """The entry's verdict in words, as the report's table and the summary sentence say it,
+        in the active language."""
         if self.status is EntryStatus.WRONG_SHAPE:
-            return ENTRY_VERDICTS[self.status].format(
+            return _(ENTRY_VERDICTS[self.status]).format(
                 shape=_shape(self.shape), expected=_shape(self.expected_shape)
             )
-        return ENTRY_VERDICTS[self.status]
+        return _(ENTRY_VERDICTS[self.status])
 
     def to_json(self) -> dict[str, Any]:
         entry: dict[str, Any] = {
@@ -90,12 +93,12 @@ class EntryResult:
 
 
 ENTRY_VERDICTS = {
-    EntryStatus.RIGHT: "right",
-    EntryStatus.WRONG: "wrong",
-    EntryStatus.MISSING: "missing from the returned dict",
-    EntryStatus.WRONG_SHAPE: "shape {shape} instead of {expected}",
-    EntryStatus.NOT_NUMBERS: "not an array of numbers",
-    EntryStatus.NOT_FINITE: "holds NaN or infinity",
+    EntryStatus.RIGHT: N_("right"),
+    EntryStatus.WRONG: N_("wrong"),
+    EntryStatus.MISSING: N_("missing from the returned dict"),
+    EntryStatus.WRONG_SHAPE: N_("shape {shape} instead of {expected}"),
+    EntryStatus.NOT_NUMBERS: N_("not an array of numbers"),
+    EntryStatus.NOT_FINITE: N_("holds NaN or infinity"),
 }
 
 
@@ -206,7 +209,7 @@ def judge_inspections(
 
 
 def _remembered(inspection: Inspection, extraction: Extraction) -> InspectionResult | None:
-    hit = _VERDICTS.get((id(inspection), extraction.chunks))
+    hit = _VERDICTS.get((id(inspection), current_language(), extraction.chunks))
     return hit[1] if hit is not None and hit[0] is inspection else None
 
 
@@ -214,33 +217,35 @@ def _remember(inspection: Inspection, extraction: Extraction, verdict: Inspectio
     if len(_VERDICTS) >= MAX_REMEMBERED_VERDICTS:
         _VERDICTS.clear()
     # The entry keeps the inspection alive, so its id stays its own.
-    _VERDICTS[id(inspection), extraction.chunks] = (inspection, verdict)
+    _VERDICTS[id(inspection), current_language(), extraction.chunks] = (inspection, verdict)
 
 
 def _judge(
     inspection: Inspection, extraction: Extraction, run: FunctionRun | None, time_limit: float
 ) -> InspectionResult:
+    about = _(inspection.about) if inspection.about else ""
+
     def said(status: InspectionStatus, message: str) -> InspectionResult:
-        return InspectionResult(
-            inspection.function, status, message, inspection.about, extraction.cell
-        )
+        return InspectionResult(inspection.function, status, message, about, extraction.cell)
 
     if extraction.status == "syntax_error":
         return said(InspectionStatus.SYNTAX_ERROR, extraction.message)
     if run is not None and run.status == "timeout" and not run.results:
-        return said(InspectionStatus.TIMEOUT, TIMED_OUT.format(seconds=f"{time_limit:g}"))
+        return said(InspectionStatus.TIMEOUT, _(TIMED_OUT).format(seconds=f"{time_limit:g}"))
     if run is not None and run.status == "define_error":
-        return said(InspectionStatus.ERROR, NOT_DEFINED.format(error=_error_text(run.define_error)))
+        error = _error_text(run.define_error)
+        return said(InspectionStatus.ERROR, _(NOT_DEFINED).format(error=error))
     if run is None or not run.results:
-        detail = run.detail if run is not None and run.detail else "the process running it ended"
-        return said(InspectionStatus.ERROR, NOT_RUN.format(detail=detail))
+        ended = run.detail if run is not None and run.detail else None
+        detail = ended or _("the process running it ended")
+        return said(InspectionStatus.ERROR, _(NOT_RUN).format(detail=detail))
     result = run.results[0]  # a value it returned counts, even if its process ended after
     if result.error is not None:
-        return said(InspectionStatus.ERROR, RAISED.format(error=_error_text(result.error)))
+        return said(InspectionStatus.ERROR, _(RAISED).format(error=_error_text(result.error)))
     if not isinstance(result.value, dict):
         kind = type(result.value).__name__
-        names = ", ".join(inspection.expected)
-        return said(InspectionStatus.NOT_A_DICT, NOT_A_DICT.format(kind=kind, names=names))
+        names = listing(inspection.expected)
+        return said(InspectionStatus.NOT_A_DICT, _(NOT_A_DICT).format(kind=kind, names=names))
     entries = tuple(
         _entry(name, result.value, expected, inspection.tolerance)
         for name, expected in inspection.expected.items()
@@ -249,24 +254,24 @@ def _judge(
         inspection.function,
         InspectionStatus.COMPARED,
         _summary(entries),
-        inspection.about,
+        about,
         extraction.cell,
         entries,
     )
 
 
-NOT_RUN = "It did not run to the end: {detail}."
-TIMED_OUT = (
+NOT_RUN = N_("It did not run to the end: {detail}.")
+TIMED_OUT = N_(
     "It did not return within the time limit of {seconds} s: look for a loop that never ends."
 )
-NOT_DEFINED = "It could not be defined: {error}"
-RAISED = "It raised {error}"
-NOT_A_DICT = "It returned a {kind}, not a dict with the entries {names}."
-ALL_RIGHT = "All right: {right}."
-SOME_WRONG = "Not right yet: {wrong}."
-SOME_WRONG_OTHERS_RIGHT = "Not right yet: {wrong}. Right: {right}."
-WRONG_BY = "{name} (relative difference {difference})"
-WRONG_HOW = "{name} ({verdict})"
+NOT_DEFINED = N_("It could not be defined: {error}")
+RAISED = N_("It raised {error}")
+NOT_A_DICT = N_("It returned a {kind}, not a dict with the entries {names}.")
+ALL_RIGHT = N_("All right: {right}.")
+SOME_WRONG = N_("Not right yet: {wrong}.")
+SOME_WRONG_OTHERS_RIGHT = N_("Not right yet: {wrong}. Right: {right}.")
+WRONG_BY = N_("{name} (relative difference {difference})")
+WRONG_HOW = N_("{name} ({verdict})")
 
 
 def _entry(name: str, returned: dict, expected: Any, tolerance: float) -> EntryResult:
@@ -290,19 +295,19 @@ def _entry(name: str, returned: dict, expected: Any, tolerance: float) -> EntryR
 
 def _summary(entries: tuple[EntryResult, ...]) -> str:
     """One sentence: which entries are wrong, and how, then which are right."""
-    right = ", ".join(entry.name for entry in entries if entry.right)
-    wrong = ", ".join(
-        WRONG_BY.format(name=entry.name, difference=difference_text(entry.difference))
+    right = listing(entry.name for entry in entries if entry.right)
+    wrong = listing(
+        _(WRONG_BY).format(name=entry.name, difference=difference_text(entry.difference))
         if entry.status is EntryStatus.WRONG
-        else WRONG_HOW.format(name=entry.name, verdict=entry.verdict)
+        else _(WRONG_HOW).format(name=entry.name, verdict=entry.verdict)
         for entry in entries
         if not entry.right
     )
     if not wrong:
-        return ALL_RIGHT.format(right=right)
+        return _(ALL_RIGHT).format(right=right)
     if not right:
-        return SOME_WRONG.format(wrong=wrong)
-    return SOME_WRONG_OTHERS_RIGHT.format(wrong=wrong, right=right)
+        return _(SOME_WRONG).format(wrong=wrong)
+    return _(SOME_WRONG_OTHERS_RIGHT).format(wrong=wrong, right=right)
 
 
 def difference_text(difference: float | None) -> str:
@@ -318,4 +323,6 @@ def _error_text(error: Mapping[str, Any] | None) -> str:
     """An error the sandbox reported: its kind, message and where it was raised."""
     error = error or {}
     text = f"{error.get('type', 'Error')}: {error.get('message', '')}"
-    return f"{text} ({error['where']})." if error.get("where") else f"{text}."
+    if error.get("where"):
+        return _("{error} ({where}).").format(error=text, where=said_where(error["where"]))
+    return _("{error}.").format(error=text)

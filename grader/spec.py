@@ -192,11 +192,13 @@ class Assignment:
 
     def texts(self) -> list[str]:
         """The student-facing texts the assignment itself defines (its title, case names, the
-        reasons of its ranges, its mistakes' titles and explanations), in order: what its
-        catalogs translate. Formulas are notation, shown as they are in every language."""
+        reasons of its ranges, its mistakes' titles and explanations, what its inspections are
+        about), in order: what its catalogs translate. Formulas are notation, shown as they are
+        in every language."""
         found = [self.title]
         for mistake in self.mistakes:
             found += [mistake.title, mistake.explanation]
+        found += [inspection.about for inspection in self.inspections if inspection.about]
         for case in self.cases:
             found.append(case.name)
             for expectation in (case.expect, *case.expect_when.values()):

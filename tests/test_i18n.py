@@ -213,6 +213,20 @@ def test_grader_check_in_chinese_says_everything_in_chinese(tmp_path):
     assert len(rows) == 4 and len(columns) == 1  # one column, whatever the tag's width
 
 
+def test_a_remembered_inspection_is_said_again_in_the_next_check_s_language():
+    """A version of backward_propagation_n judged once is remembered by the process (as the
+    service's is): the next submission in another language still reads its own words."""
+    from grader.check import render, run_check
+
+    path = str(ROOT / "submissions" / "carlos_mendez.ipynb")
+    english = render(run_check(path, lang="en"), color=False)
+    chinese = render(run_check(path, lang="zh_CN"), color=False)
+    again = render(run_check(path, lang="en"), color=False)
+    assert "All right: dW1, db1, dW2, db2, dW3, db3." in english
+    assert "全部正确：dW1、db1、dW2、db2、dW3、db3。" in chinese and "All right" not in chinese
+    assert again == english
+
+
 def test_grader_check_json_in_chinese_keeps_machine_values(tmp_path):
     path = tmp_path / "mine.ipynb"
     path.write_text(FAILING, encoding="utf-8")

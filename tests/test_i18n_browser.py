@@ -101,6 +101,10 @@ def test_the_pages_are_chinese_and_run_no_script_but_the_summary_s(browsed):
     assert summary.title == "梯度检验：全班汇总"
     assert re.search(r'id="total"><strong>20</strong> / 100 分', report.dom)
     assert "需要修正：" in report.dom and "各用例通过率" in summary.dom
+    # The ungraded section of the student's own backward_propagation_n, in Chinese too.
+    assert 'id="inspect-backward_propagation_n"' in report.dom
+    for said in ("不计分", "尚不正确", "相对差值", "练习最后要求你找出并修正"):
+        assert said in report.dom, said
     assert "<script" not in report.dom.lower() and summary.dom.count("<button") == 3
     assert report.requests == [] and summary.requests == []
 
