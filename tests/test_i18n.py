@@ -407,7 +407,8 @@ def test_a_gradescope_autograder_in_chinese_tells_students_in_chinese(tmp_path):
     assert built.returncode == 0, built.stderr
     results = autograde(bundle, tmp_path / "root", {"mine.ipynb": FAILING, "notes.txt": "x"})
     output = results["output"]
-    assert output.startswith("得分：0/100，来自 mine.ipynb。\n未评分：notes.txt（")
+    not_graded = "未评分：notes.txt（不是笔记本（.ipynb）、脚本（.py）或 zip 压缩包）。"
+    assert output.startswith(f"得分：0/100，来自 mine.ipynb。\n{not_graded}\n")
     assert "forward_propagation：未通过，0/10。3 个用例中通过了 0 个。" in output
     assert "backward_propagation：缺失，0/10。没有找到名为" in output
     assert {test["status"] for test in results["tests"]} == {"failed"}

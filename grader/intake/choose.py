@@ -11,6 +11,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from grader.i18n import _, ngettext, sentences
 from grader.intake.gather import Candidate, Planned, Skipped
 from grader.read import Format, Submission
 
@@ -75,21 +76,22 @@ def choose(planned: Planned, functions: tuple[str, ...]) -> Chosen:
         best = weighed[-1]
         graded, submission = best.candidate, best.submission
         selection = _selection(best, weighed[:-1], len(functions))
+        instead = _("{graded} of the same student was graded instead ({best}; this file {this})")
         passed_over = [
             (
                 other.candidate,
-                f"{graded.original} of the same student was graded instead ({_defines(best)}; "
-                f"this file {_defines(other)})",
+                instead.format(graded=graded.original, best=_defines(best), this=_defines(other)),
             )
             for other in weighed[:-1]
         ]
     for family, attempts in families.items():
         latest = attempts[-1]
         for earlier in attempts[:-1]:
-            fate = "graded" if family == graded.family else "not graded either"
-            passed_over.append(
-                (earlier, f"an earlier attempt of {latest.original}; the latest is {fate}")
-            )
+            if family == graded.family:
+                said = _("an earlier attempt of {file}; the latest is graded")
+            else:
+                said = _("an earlier attempt of {file}; the latest is not graded either")
+            passed_over.append((earlier, said.format(file=latest.original)))
     skipped = tuple(
         Skipped(candidate.found.source, reason, owner, candidate.found.origin)
         for candidate, reason in passed_over
@@ -110,23 +112,30 @@ def _preference(weighed: _Weighed) -> tuple:
 
 def _defines(weighed: _Weighed) -> str:
     if weighed.defined == _UNREADABLE:
-        return "cannot be read"
-    return f"defines {weighed.defined} graded function{'' if weighed.defined == 1 else 's'}"
+        return _("cannot be read")
+    said = ngettext(
+        "defines {count} graded function", "defines {count} graded functions", weighed.defined
+    )
+    return said.format(count=weighed.defined)
 
 
 def _selection(best: _Weighed, others: list[_Weighed], total: int) -> str:
     """Why the graded file was chosen, in a sentence a student can check."""
-    rest = "; ".join(f"{other.candidate.original} {_defines(other)}" for other in others)
-    said = (
-        f"Graded {best.candidate.original}, the file of yours that defines the most of the "
-        f"{total} graded functions ({best.defined}; {rest})."
+    rest = "; ".join(
+        _("{file} {defines}").format(file=other.candidate.original, defines=_defines(other))
+        for other in others
     )
+    said = _(
+        "Graded {file}, the file of yours that defines the most of the {total} graded functions "
+        "({count}; {others})."
+    ).format(file=best.candidate.original, total=total, count=best.defined, others=rest)
     runner_up = others[-1]
     if runner_up.defined == best.defined:
         if best.candidate.format is not runner_up.candidate.format:
-            said += f" {runner_up.candidate.original} defines as many: the notebook is preferred."
+            tie = _("{file} defines as many: the notebook is preferred.")
         else:
-            said += f" {runner_up.candidate.original} defines as many: the latest is preferred."
+            tie = _("{file} defines as many: the latest is preferred.")
+        said = sentences(said, tie.format(file=runner_up.candidate.original))
     return said
 
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from grader.i18n import N_, _
 from grader.intake import gradescope
 from grader.intake.archive import Archive, Member, NotAnArchive
 from grader.intake.identity import (
@@ -35,7 +36,7 @@ MAX_METADATA_BYTES = 16 * 2**20
 _MACOS_METADATA = "__MACOSX"
 _GRADESCOPE_FOLDER = re.compile(r"submission_\d+\Z")
 _NUMBER = re.compile(r"(\d+)")
-NOT_GRADABLE = "not a notebook (.ipynb), a script (.py) or a zip"
+NOT_GRADABLE = N_("not a notebook (.ipynb), a script (.py) or a zip")
 
 
 class MissingInput(Exception):
@@ -232,7 +233,7 @@ class _Listing:
         elif name == gradescope.METADATA:
             self.metadata.append(Found(source, parts, info.st_mtime, origin, origin))
         elif format_of(name) is None:
-            self.skip(source, NOT_GRADABLE, origin)
+            self.skip(source, _(NOT_GRADABLE), origin)
         else:
             self.found.append(Found(source, parts, info.st_mtime, origin, origin))
 
@@ -260,7 +261,7 @@ class _Listing:
             elif name == gradescope.METADATA:
                 self.metadata.append(Found(member.source, inner, member.modified, origin, member))
             elif format_of(name) is None:
-                self.skip(member.source, NOT_GRADABLE, origin)
+                self.skip(member.source, _(NOT_GRADABLE), origin)
             else:
                 self.found.append(Found(member.source, inner, member.modified, origin, member))
 
@@ -286,8 +287,9 @@ class _Listing:
                 self._intake.skipped.append(
                     Skipped(
                         found.source,
-                        f"a support module the assignment provides{_as(original, parts)}, "
-                        "not a submission",
+                        _(
+                            "a support module the assignment provides{renamed}, not a submission"
+                        ).format(renamed=_as(original, parts)),
                         owner,
                         found.origin,
                     )
@@ -400,10 +402,10 @@ def _hidden(name: str) -> bool:
 
 def _hidden_reason(name: str, folder: bool) -> str:
     if name == _MACOS_METADATA:
-        return "macOS's metadata folder (__MACOSX), not a submission"
+        return _("macOS's metadata folder (__MACOSX), not a submission")
     if name == ".ipynb_checkpoints":
-        return "Jupyter's checkpoints folder, not a submission"
-    return f"a hidden {'folder' if folder else 'file'}, not read"
+        return _("Jupyter's checkpoints folder, not a submission")
+    return _("a hidden folder, not read") if folder else _("a hidden file, not read")
 
 
 def _natural(text: str) -> tuple:
