@@ -17,7 +17,7 @@ import symtable
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
-from grader.i18n import _, ngettext, sentences
+from grader.i18n import N_, _, ngettext, sentences
 from grader.ipython_syntax import cell_magic, is_python, neutralise
 from grader.read import Cell
 
@@ -104,7 +104,7 @@ class _Parsed:
             self.error = SyntaxError(str(problem))
             return
         except (RecursionError, MemoryError):
-            self.error = SyntaxError("the code is nested too deeply to be read")
+            self.error = SyntaxError(TOO_DEEP)
             return
         walrus = ":=" in source
         self.statements = tuple(_statement(node, walrus) for node in tree.body)
@@ -404,7 +404,9 @@ def _extract_one(name: str, notebook: _Notebook, external: frozenset[str]) -> Ex
             "syntax_error",
             cell=number,
             code=home.cell.source,
-            message=_syntax_message(type(error).__name__, number, error.lineno, error.msg),
+            # Python's own words as it says them; ours (a parse kept for any language) in the
+            # active language.
+            message=_syntax_message(type(error).__name__, number, error.lineno, _(error.msg)),
             note=note,
         )
     places = _Program(notebook, home, name, external).places()
@@ -556,6 +558,9 @@ def _missing_message(name: str, cells: list[_Cell]) -> str:
                 ).format(cell=cell.cell.number, magic=cell_magic(text)),
             )
     return message
+
+
+TOO_DEEP = N_("the code is nested too deeply to be read")
 
 
 def _syntax_message(kind: str, cell: int, line: int | None, problem: str) -> str:
