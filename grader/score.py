@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 from grader.compare import Verdict, describe
 from grader.diagnose import Diagnosis, diagnose
 from grader.extract import Extraction, strip_magics
-from grader.i18n import N_, _, sentences
+from grader.i18n import N_, _, ngettext, sentences
 from grader.intake.identity import Student
 from grader.sandbox import protocol
 from grader.sandbox.pool import CallResult, FunctionRun
@@ -474,12 +474,15 @@ def _function_result(
         if run is not None and run.status == "define_error":
             base["place"] = error_place(run.define_error)
     elif not failed:
-        status, message = Status.PASSED, _("All {count} cases passed.").format(count=len(tests))
+        status = Status.PASSED
+        message = ngettext(
+            "The {count} case passed.", "All {count} cases passed.", len(tests)
+        ).format(count=len(tests))
     else:
         status = Status.ERROR if any(t.raised for t in failed) else Status.FAILED
-        message = _("Passed {passed} of {count} cases.").format(
-            passed=len(tests) - len(failed), count=len(tests)
-        )
+        message = ngettext(
+            "Passed {passed} of {count} case.", "Passed {passed} of {count} cases.", len(tests)
+        ).format(passed=len(tests) - len(failed), count=len(tests))
         message = sentences(message, failed[0].output)
     return FunctionResult(status=status, message=message, **base)
 

@@ -188,7 +188,7 @@ def _result(error: str | None = None) -> SubmissionResult:
     failed = f"Passed 0 of 2 cases. {raised}"
     functions = {
         "f": FunctionResult("f", 0.0, 10.0, Status.ERROR, failed, 4, code),
-        "g": FunctionResult("g", 5.0, 5.0, Status.PASSED, "All 1 cases passed.", 6, "def g(): 1"),
+        "g": FunctionResult("g", 5.0, 5.0, Status.PASSED, "The 1 case passed.", 6, "def g(): 1"),
     }
     return SubmissionResult("stu", "in/stu.ipynb", "a", 5.0, 15.0, functions, tests, error)
 
