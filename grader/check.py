@@ -6,7 +6,6 @@ loading the assignment and reading the notebook, and nothing for reports is impo
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import re
 from collections.abc import Callable, Mapping
@@ -91,12 +90,11 @@ def _check(process: Popen, notebook: str, assignment_dir: str | None, lang: str)
 
 
 def _check_with(process: Popen, notebook: str, assignment: Assignment, lang: str) -> CheckOutcome:
-    from grader.extract import extract
-    from grader.inspections import inspected_extractions, inspection_jobs, judge_inspections
+    from grader.pipeline import grade_one
     from grader.read import read_submission, unique_ids
-    from grader.run import referenced, run_functions, sandbox_setup
+    from grader.run import referenced, sandbox_setup
     from grader.sandbox.pool import WorkerPool
-    from grader.score import score_submission, unreadable_result
+    from grader.score import unreadable_result
 
     title = _(assignment.title)
     submission_id = next(unique_ids([notebook]))
@@ -106,19 +104,9 @@ def _check_with(process: Popen, notebook: str, assignment: Assignment, lang: str
             assignment, submission_id, notebook, submission.error, public_only=True
         )
         return CheckOutcome(result, title, {}, {}, lang, assignment.folder)
-    extractions = extract(
-        submission.cells, assignment.functions, assignment.provided, referenced(assignment)
-    )
-    inspected = inspected_extractions(assignment, submission.cells)
-    also = inspection_jobs(assignment, inspected)
     with WorkerPool(sandbox_setup(assignment), 1, started=[process]) as pool:
-        runs, protections = run_functions(pool, assignment, extractions, True, also)
+        result = grade_one(pool, assignment, submission, public_only=True)
         host = pool.host_protections
-    result = score_submission(
-        assignment, submission_id, notebook, extractions, runs, True, protections
-    )
-    inspections = judge_inspections(assignment, inspected, runs)
-    result = dataclasses.replace(result, inspections=inspections)
     hints = _hints(result, submission.cells, assignment, uses_own=not referenced(assignment))
     return CheckOutcome(result, title, host, hints, lang, assignment.folder)
 

@@ -24,12 +24,11 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import grader
-from grader.extract import extract
 from grader.i18n import ENGLISH, N_, _, language
-from grader.inspections import inspected_extractions, inspection_jobs, judge_inspections
 from grader.intake.choose import choose
 from grader.intake.gather import Intake, Planned, Skipped, gather
 from grader.intake.roster import Roster
+from grader.pipeline import grade_one
 from grader.read import Submission
 from grader.report import (
     ClassStatistics,
@@ -41,10 +40,10 @@ from grader.report import (
     write_class_files,
     write_submission,
 )
-from grader.run import referenced, run_functions, sandbox_setup
+from grader.run import sandbox_setup
 from grader.sandbox.launch import default_size
 from grader.sandbox.pool import WorkerPool
-from grader.score import SubmissionResult, score_submission, unreadable_result
+from grader.score import SubmissionResult, unreadable_result
 from grader.spec import Assignment
 
 logger = logging.getLogger(__name__)
@@ -133,35 +132,6 @@ def remove_leftovers(out: Path) -> None:
     """Delete temporary files an interrupted batch may have left half-written."""
     for leftover in (*out.glob(".*.tmp"), *out.glob("*/.*.tmp")):
         leftover.unlink(missing_ok=True)
-
-
-def grade_one(
-    pool: WorkerPool, assignment: Assignment, submission: Submission, public_only: bool = False
-) -> SubmissionResult:
-    """Grade one submission that has been read."""
-    if submission.error is not None:
-        result = unreadable_result(
-            assignment, submission.id, submission.source, submission.error, public_only
-        )
-    else:
-        extractions = extract(
-            submission.cells, assignment.functions, assignment.provided, referenced(assignment)
-        )
-        inspected = inspected_extractions(assignment, submission.cells)
-        also = inspection_jobs(assignment, inspected)
-        runs, protections = run_functions(pool, assignment, extractions, public_only, also)
-        result = score_submission(
-            assignment,
-            submission.id,
-            submission.source,
-            extractions,
-            runs,
-            public_only,
-            protections,
-        )
-        inspections = judge_inspections(assignment, inspected, runs)
-        result = dataclasses.replace(result, inspections=inspections)
-    return dataclasses.replace(result, student=submission.student)
 
 
 class Executor(Protocol):

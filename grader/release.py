@@ -150,7 +150,7 @@ def write_catalogs(source: Path, out: Path) -> tuple[str, ...]:
 def verify_solution(assignment: Assignment, notebook: Path) -> None:
     """Grade the instructor notebook on every case; refuse a solution short of full marks, so
     the notebook students get and the reference the grader uses cannot disagree."""
-    from grader.grade import grade_one
+    from grader.pipeline import grade_one
     from grader.read import read_submission
     from grader.run import sandbox_setup
     from grader.sandbox.pool import WorkerPool

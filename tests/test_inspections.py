@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from grader.extract import extract
-from grader.grade import grade_batch, grade_one
+from grader.grade import grade_batch
 from grader.inspections import (
     InspectionStatus,
     inspected_extractions,
@@ -19,6 +19,7 @@ from grader.inspections import (
     judge_inspections,
     relative_difference,
 )
+from grader.pipeline import grade_one
 from grader.read import Cell, Submission
 from grader.run import referenced, sandbox_setup
 from grader.sandbox.pool import WorkerPool

@@ -28,8 +28,9 @@ from typing import Any
 from distributed import Client, LocalCluster, WorkerPlugin, get_worker
 
 from grader.cluster import ClusterUnavailable
-from grader.grade import grade_one, grader_sources_hash
+from grader.grade import grader_sources_hash
 from grader.i18n import ENGLISH, language
+from grader.pipeline import grade_one
 from grader.read import Submission
 from grader.run import sandbox_setup
 from grader.sandbox.pool import SandboxUnavailable, WorkerPool

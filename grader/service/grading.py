@@ -14,9 +14,10 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
-from grader.grade import fingerprint, grade_one
+from grader.grade import fingerprint
 from grader.i18n import N_, _, language
 from grader.intake.identity import Layout, student
+from grader.pipeline import grade_one
 from grader.read import read_submission
 from grader.report import read_results, write_submission
 from grader.run import sandbox_setup
