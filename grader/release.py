@@ -203,6 +203,10 @@ Upload `{NOTEBOOK}` as your course asks. Outputs do not count and need not be cl
 
 def public_spec(assignment: Assignment) -> dict[str, Any]:
     """The public part of the spec as JSON-ready data: what `grader.spec.load_released` reads."""
+    mistakes = [_released_mistake(assignment, mistake) for mistake in assignment.mistakes]
+    # Probes serve only to tell mistakes apart: those of a function no mistake is recorded for
+    # would be calls for nothing.
+    diagnosed = {function for mistake in mistakes for function in mistake["mutants"]}
     return {
         "format": RELEASE_FORMAT,
         "name": assignment.name,
@@ -226,14 +230,10 @@ def public_spec(assignment: Assignment) -> dict[str, Any]:
         "probes": [
             {"function": probe.function, "args": encode(list(probe.args))}
             for probe in assignment.probes
-            if probe.model is None
+            if probe.function in diagnosed
         ],
         "noise": dict(assignment.noise),
-        "mistakes": [
-            released
-            for mistake in assignment.mistakes
-            if (released := _released_mistake(assignment, mistake))["mutants"]
-        ],
+        "mistakes": [mistake for mistake in mistakes if mistake["mutants"]],
         # Ungraded, on public inputs; what they expect is the reference's value there (for
         # Gradient Checking, the corrected gradients a public case already passes as arguments).
         "inspections": [
